@@ -1,0 +1,67 @@
+"""Turn a record's `OptimizerRecipe` (plain data, jnano.hparams) into one optax transformation."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from jnano import hparams as hp
+from jnano.optim.muon import muon, orthogonal_nesterov
+from jnano.optim.schedules import multiplier
+from jnano.optim.transforms import clip_grad_norm_like_torch, normalize_each
+from jnano.state_dict import path_name
+
+
+def _lr(base: float, schedule: hp.Schedule):
+    return lambda count: base * multiplier(schedule, count)
+
+
+def _rule(rule: hp.Rule, schedule: hp.Schedule) -> optax.GradientTransformation:
+    lr = optax.scale_by_learning_rate(_lr(rule.lr, schedule))
+    if isinstance(rule, hp.AdamW):
+        b1, b2 = rule.betas
+        parts = [optax.scale_by_adam(b1, b2, rule.eps)]
+        if rule.weight_decay:
+            parts.append(optax.add_decayed_weights(rule.weight_decay))
+        return optax.chain(*parts, lr)
+    if isinstance(rule, hp.OrthogonalNesterov):
+        return optax.chain(orthogonal_nesterov(rule.momentum, rule.ns_steps, jnp.dtype(rule.ns_dtype)), lr)
+    if isinstance(rule, hp.Muon):
+        direction = muon(rule.momentum, rule.nesterov, rule.ns_steps, jnp.dtype(rule.ns_dtype))
+        return optax.chain(direction, lr)
+    raise TypeError(f"unknown optimizer rule {rule!r}")
+
+
+def _grad_transform(t: hp.GradTransform) -> optax.GradientTransformation:
+    if isinstance(t, hp.ClipGlobalNorm):
+        return clip_grad_norm_like_torch(t.max_norm)
+    if isinstance(t, hp.NormalizeEach):
+        return normalize_each(t.eps)
+    raise TypeError(f"unknown gradient transform {t!r}")
+
+
+def param_labels(recipe: hp.OptimizerRecipe, params) -> object:
+    """The group name of every parameter leaf, chosen by its state_dict name and ndim."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, leaf: recipe.label(path_name(path), leaf.ndim), params
+    )
+
+
+def build_optimizer(recipe: hp.OptimizerRecipe, model: eqx.Module) -> optax.GradientTransformation:
+    """`recipe` as an optax transformation over `eqx.filter(model, eqx.is_array)`.
+
+    The step count inside the state is the record's step index: the schedule at count 0 is the
+    lr of upstream's step 0.
+    """
+    params = eqx.filter(model, eqx.is_array)
+    labels = param_labels(recipe, params)
+    rules = {g.name: _rule(g.rule, recipe.schedule) for g in recipe.groups}
+    used = set(jax.tree.leaves(labels))
+    rules = {name: tx for name, tx in rules.items() if name in used}
+    return optax.chain(
+        *(_grad_transform(t) for t in recipe.grad_transforms),
+        # labels as a function: the labels pytree is itself a (callable) Module
+        optax.multi_transform(rules, lambda p: param_labels(recipe, p)),
+    )

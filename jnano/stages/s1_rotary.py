@@ -1,0 +1,117 @@
+"""S1 — record #2 "Tuned learning rate & rotary embeddings" (2024-06-06, 31.4 minutes).
+
+The diff to S0: no `wpe` (half-split RoPE with upstream's -theta sign on q and k instead), no
+biases, no LayerNorm (parameter-free `rmsnorm(eps=1e-6)` before attention, MLP and head), the
+attention branch scaled by 1/sqrt(2 n_layer), exact GELU, PyTorch's default Linear init.
+Reference: `train_gpt2.py` at b6b0a0d3.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from jnano.nn import (
+    MLP,
+    Embedding,
+    Linear,
+    apply_rotary_half_split,
+    dense_causal_attention,
+    gelu_exact,
+    inverse_frequencies,
+    rms_norm_eps,
+    rotary_cos_sin,
+    torch_linear_default,
+)
+from jnano.stages.base import LanguageModel
+
+RECORDS = ("2",)
+
+
+@dataclass(frozen=True)
+class Config:
+    vocab_size: int = 50257
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+
+
+class RotarySelfAttention(eqx.Module):
+    c_attn: Linear
+    c_proj: Linear
+    n_head: int = eqx.field(static=True)
+
+    def __call__(self, x: Float[Array, "batch seq dim"]) -> Float[Array, "batch seq dim"]:
+        B, T, C = x.shape
+        head_dim = C // self.n_head
+        q, k, v = jnp.split(self.c_attn(x), 3, axis=-1)
+        q, k, v = (t.reshape(B, T, self.n_head, head_dim) for t in (q, k, v))
+        cos, sin = rotary_cos_sin(T, inverse_frequencies(head_dim))
+        q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
+        y = dense_causal_attention(q, k, v, scale=1.0 / math.sqrt(head_dim))
+        return self.c_proj(y.reshape(B, T, C))
+
+
+class Block(eqx.Module):
+    attn: RotarySelfAttention
+    mlp: MLP
+    attn_scale: float = eqx.field(static=True)
+
+    def __call__(self, x: Float[Array, "batch seq dim"]) -> Float[Array, "batch seq dim"]:
+        x = x + self.attn_scale * self.attn(rms_norm_eps(x))
+        return x + self.mlp(rms_norm_eps(x))
+
+
+class Transformer(eqx.Module):
+    wte: Embedding
+    h: tuple[Block, ...]
+
+
+class GPT(LanguageModel):
+    transformer: Transformer
+    config: Config = eqx.field(static=True)
+
+    tied_aliases: ClassVar[dict[str, str]] = {"lm_head.weight": "transformer.wte.weight"}
+
+    def __call__(self, idx: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
+        x = self.transformer.wte(idx)
+        for block in self.transformer.h:
+            x = block(x)
+        return rms_norm_eps(x) @ self.transformer.wte.weight.T
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        inv_freq = inverse_frequencies(self.config.n_embd // self.config.n_head)
+        return {f"transformer.h.{i}.attn.rotary.inv_freq": inv_freq for i in range(self.config.n_layer)}
+
+
+def init(config: Config, key: jax.Array) -> GPT:
+    """PyTorch defaults: every Linear U(+-1/sqrt(fan_in)); `wte` is the tied `lm_head` Linear."""
+    C, L = config.n_embd, config.n_layer
+    keys = iter(jax.random.split(key, 1 + 4 * L))
+
+    def linear(out_f: int, in_f: int) -> Linear:
+        return Linear(torch_linear_default(next(keys), out_f, in_f))
+
+    blocks = tuple(
+        Block(
+            attn=RotarySelfAttention(linear(3 * C, C), linear(C, C), config.n_head),
+            mlp=MLP(linear(4 * C, C), linear(C, 4 * C), gelu_exact),
+            attn_scale=1.0 / math.sqrt(2 * L),
+        )
+        for _ in range(L)
+    )
+    wte = Embedding(torch_linear_default(next(keys), config.vocab_size, C))
+    return GPT(Transformer(wte, blocks), config)
+
+
+def config_from_shapes(shapes: dict[str, tuple[int, ...]], base: Config) -> Config:
+    vocab, dim = shapes["transformer.wte.weight"]
+    n_layer = 1 + max(int(k.split(".")[2]) for k in shapes if k.startswith("transformer.h."))
+    return Config(vocab, n_layer, base.n_head, dim)

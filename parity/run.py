@@ -1,0 +1,172 @@
+"""One record's parity run, live against upstream code or against its committed golden."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import jnano
+from jnano import records
+from jnano.state_dict import named_parameters
+from parity import checks, setup, sides, weights
+
+GOLDEN_SEED = 0
+
+
+@dataclass
+class Section:
+    title: str
+    rows: list[checks.Row]
+
+
+@dataclass
+class Report:
+    record: str
+    mode: str  # "live" or "golden"
+    against: str
+    seed: int
+    size: str
+    shape: dict
+    sections: list[Section] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for s in self.sections for r in s.rows)
+
+    def as_json(self) -> dict:
+        return {
+            "record": self.record, "stage": records.get(self.record).stage, "mode": self.mode,
+            "against": self.against, "seed": self.seed, "size": self.size, "shape": self.shape,
+            "ok": self.ok, "seconds": round(self.seconds, 2), "notes": self.notes,
+            "sections": [{"title": s.title, "rows": [r.as_json() for r in s.rows]} for s in self.sections],
+        }
+
+    def table(self, verbose: bool = False) -> str:
+        rec = records.get(self.record)
+        lines = [
+            f"record #{self.record} ({rec.stage}: {rec.description}) - {self.mode} against {self.against}",
+            f"  seed {self.seed}, {self.size} shape {self.shape}, {self.seconds:.1f}s",
+        ]
+        lines += [f"  note: {n}" for n in self.notes]
+        for s in self.sections:
+            lines.append(f"  [{s.title}]")
+            lines.append(f"    {'check':<36}{'rel. error':>11}{'tolerance':>11}  result  worst tensor")
+            for r in s.rows:
+                lines.append(f"    {r.label:<36}{r.error:>11.2e}{r.tol:>11.0e}  {'ok' if r.ok else 'FAIL':<6}  {r.worst}")
+                if verbose or not r.ok:
+                    lines.append(f"      why this tolerance: {r.reason}")
+                    for name, err in r.per_tensor.items() if verbose else []:
+                        lines.append(f"      {name:<50}{err:.2e}")
+        lines.append(f"  => {'PASS' if self.ok else 'FAIL'}")
+        return "\n".join(lines)
+
+
+def precisions(record: str) -> list[str]:
+    """fp32 always; bf16 Newton-Schulz too where the record's optimizer orthogonalises."""
+    rules = [g.rule for g in records.get(record).optimizer.groups]
+    return ["float32"] + (["bfloat16"] if any(hasattr(r, "ns_dtype") for r in rules) else [])
+
+
+def ns_params(record: str, inp: "Inputs") -> frozenset:
+    """Names of the parameters that a Newton-Schulz rule (Muon, OrthogonalNesterov) updates."""
+    recipe = records.get(record).optimizer
+    ns_groups = {g.name for g in recipe.groups if hasattr(g.rule, "ns_dtype")}
+    model = jnano.from_state_dict(record, inp.state_dict, **inp.shape)
+    return frozenset(n for n, p in named_parameters(model).items() if recipe.label(n, p.ndim) in ns_groups)
+
+
+def check_set(precision: str):
+    return checks.FP32 if precision == "float32" else checks.BF16_NS
+
+
+def title(precision: str) -> str:
+    return "fp32" if precision == "float32" else "record precision: Newton-Schulz in bf16"
+
+
+@dataclass
+class Inputs:
+    shape: dict
+    state_dict: dict
+    batches: list
+    synthetic: list
+
+
+def inputs(record: str, seed: int, size: str) -> Inputs:
+    shape = setup.shape(record, size)
+    geo = setup.batch_geometry(record, size)
+    sd = weights.parity_state_dict(record, seed, shape)
+    vocab = jnano.config(record, **shape).vocab_size
+    batches = weights.parity_batches(seed, vocab, geo["batch"], geo["seq"], setup.STEPS)
+    model = jnano.from_state_dict(record, sd, **shape)
+    shapes = {n: tuple(v.shape) for n, v in named_parameters(model).items()}
+    return Inputs(shape, sd, batches, weights.synthetic_gradients(seed, shapes))
+
+
+def ours(record: str, inp: Inputs, precision: str) -> sides.Results:
+    return sides.jax_results(record, inp.shape, inp.state_dict, inp.batches,
+                             setup.recipe(record, precision), inp.synthetic)
+
+
+def theirs(reference, record: str, inp: Inputs, precision: str) -> sides.Results:
+    recipe = setup.recipe(record, precision)
+    return sides.torch_results(reference, inp.shape, inp.state_dict, inp.batches,
+                               setup.upstream_args(record, recipe), precision == "float32", inp.synthetic)
+
+
+def hyperparameter_row(reference, record: str) -> checks.Row | None:
+    from ref.declared import declared
+
+    found = declared(reference)
+    if found is None:
+        return None
+    values, where = found
+    table = setup.table_args(record)
+    shared = sorted(set(values) & set(table))
+    wrong = {k: (table[k], values[k]) for k in shared if not np.isclose(float(table[k]), float(values[k]))}
+    reason = f"our record table vs {where}, {len(shared)} values: " + ", ".join(shared)
+    if wrong:
+        reason += "; differing (ours, upstream's): " + ", ".join(f"{k}={v}" for k, v in wrong.items())
+    return checks.Row(f"hyperparameters ({len(shared)})", float(len(wrong)), 0.0, reason,
+                      len(shared), ", ".join(wrong))
+
+
+def run_live(record: str, reference, seed: int = GOLDEN_SEED, size: str = "small") -> Report:
+    t0 = time.perf_counter()
+    src = reference.source
+    against = f"{src.origin} ({'sha256 verified' if src.verified else 'sha256 DIFFERS from the manifest'})"
+    report = Report(record, "live", against, seed, size, setup.shape(record, size))
+    if not src.verified:
+        report.notes.append("the upstream file differs from the pinned record code; results describe that file")
+    inp = inputs(record, seed, size)
+    ns = ns_params(record, inp)
+    for precision in precisions(record):
+        rows = checks.compare(check_set(precision), ours(record, inp, precision),
+                              theirs(reference, record, inp, precision), ns_params=ns)
+        report.sections.append(Section(title(precision), rows))
+    hp_row = hyperparameter_row(reference, record)
+    if hp_row is not None:
+        report.sections.append(Section("facts", [hp_row]))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def run_golden(record: str, golden: dict) -> Report:
+    t0 = time.perf_counter()
+    up = golden["upstream"]
+    report = Report(record, "golden", f"golden from {up['repo']}@{up['commit'][:8]}:{up['path']}",
+                    golden["seed"], golden["size"], golden["shape"])
+    inp = inputs(record, golden["seed"], golden["size"])
+    ns = ns_params(record, inp)
+    for precision in precisions(record):
+        results = golden["results"][precision]
+        rows = checks.compare(check_set(precision), ours(record, inp, precision), results, golden=True, ns_params=ns)
+        report.sections.append(Section(title(precision), rows))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+__all__ = ["Report", "run_golden", "run_live"]

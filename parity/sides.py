@@ -1,0 +1,135 @@
+"""Run the same computations on each side and collect comparable results (numpy float64).
+
+Result keys (`<name>` is the upstream state_dict name of a parameter):
+- `logits`, `loss`, `grad/<name>`: one forward/backward on batch 0.
+- `update0/<name>`, `update1/<name>`: the change the optimizer makes to every parameter at steps 0
+  and 1 given identical synthetic gradients (`parity.weights.synthetic_gradients`): the optimizer
+  compared on the same inputs, so Adam's sign-like first step cannot magnify gradient rounding.
+- `trajectory`: the training loss of steps 0..STEPS-1, each on its own batch, both sides training
+  end to end from the same weights; `final_logits`: logits on batch 0 after those steps.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jnano
+from jnano import hparams as hp
+from jnano.optim.build import build_optimizer
+from jnano.state_dict import named_parameters, path_name
+
+Results = dict[str, np.ndarray]
+
+
+def _tree_from_names(model, values: dict[str, np.ndarray]):
+    params = eqx.filter(model, eqx.is_array)
+    return jax.tree_util.tree_map_with_path(
+        lambda path, leaf: jnp.asarray(values[path_name(path)], leaf.dtype), params
+    )
+
+
+def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.OptimizerRecipe,
+                synthetic: list[dict[str, np.ndarray]]) -> Results:
+    def _loss_fn(model, x, y):  # local: equinox caches traces per function object
+        return model.loss(x, y)
+
+    model0 = jnano.from_state_dict(record, state_dict, **shape)
+    idx, targets = (jnp.asarray(a) for a in batches[0])
+    out: Results = {"logits": np.asarray(jax.jit(lambda m, x: m(x))(model0, idx), np.float64)}
+    loss, grads = eqx.filter_jit(eqx.filter_value_and_grad(_loss_fn))(model0, idx, targets)
+    out["loss"] = np.float64(loss)
+    out.update({f"grad/{n}": np.asarray(g, np.float64) for n, g in named_parameters(grads).items()})
+
+    opt = build_optimizer(recipe, model0)
+
+    @eqx.filter_jit
+    def apply(m, s, g):
+        updates, s = opt.update(g, s, eqx.filter(m, eqx.is_array))
+        return eqx.apply_updates(m, updates), s
+
+    @eqx.filter_jit
+    def train_step(m, s, x, y):
+        loss, g = eqx.filter_value_and_grad(_loss_fn)(m, x, y)
+        m, s = apply(m, s, g)
+        return m, s, loss
+
+    model, state = model0, opt.init(eqx.filter(model0, eqx.is_array))
+    for step, grads_np in enumerate(synthetic):
+        before = named_parameters(model)
+        model, state = apply(model, state, _tree_from_names(model, grads_np))
+        for n, p in named_parameters(model).items():
+            out[f"update{step}/{n}"] = np.asarray(p, np.float64) - np.asarray(before[n], np.float64)
+            out[f"ulp/update{step}/{n}"] = np.float64(np.linalg.norm(np.spacing(np.asarray(p, np.float32))))
+
+    model, state = model0, opt.init(eqx.filter(model0, eqx.is_array))
+    losses = []
+    for x, y in batches:
+        model, state, loss = train_step(model, state, jnp.asarray(x), jnp.asarray(y))
+        losses.append(float(loss))
+    out["trajectory"] = np.array(losses)
+    out["final_logits"] = np.asarray(jax.jit(lambda m, x: m(x))(model, idx), np.float64)
+    return out
+
+
+def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_ns: bool,
+                  synthetic: list[dict[str, np.ndarray]]) -> Results:
+    import torch
+
+    torch.manual_seed(0)
+    tensors = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in state_dict.items()}
+
+    def fresh_model():
+        """Upstream's model holding our parameters; its buffers (causal mask, inv_freq) stay
+        the ones upstream's own constructor computed."""
+        model = reference.build_model(**shape)
+        buffers = {name for name, _ in model.named_buffers()}
+        missing, unexpected = model.load_state_dict(
+            {k: v for k, v in tensors.items() if k not in buffers}, strict=False)
+        if unexpected or set(missing) - buffers:
+            raise KeyError(f"state_dict does not fit upstream's model: missing {missing}, unexpected {unexpected}")
+        return model.train()
+
+    def canonical(model) -> dict[str, torch.nn.Parameter]:
+        """Parameters under our names: a tied tensor under its first state_dict key."""
+        by_id: dict[int, tuple[str, torch.nn.Parameter]] = {}
+        for name, p in model.state_dict(keep_vars=True).items():
+            if isinstance(p, torch.nn.Parameter):
+                by_id.setdefault(id(p), (name, p))
+        return dict(by_id.values())
+
+    def snapshot(params):
+        return {n: p.detach().double().numpy().copy() for n, p in params.items()}
+
+    out: Results = {}
+    model = fresh_model()
+    idx, targets = (torch.from_numpy(a) for a in batches[0])
+    logits, loss = reference.forward(model, idx, targets)
+    loss.backward()
+    out["logits"] = logits.detach().double().numpy()
+    out["loss"] = np.float64(loss.item())
+    out.update({f"grad/{n}": p.grad.double().numpy() for n, p in canonical(model).items()})
+
+    model = fresh_model()
+    params = canonical(model)
+    opt = reference.build_optimizer(model, args)
+    for step, grads_np in enumerate(synthetic):
+        before = snapshot(params)
+        for n, p in params.items():
+            p.grad = torch.from_numpy(np.array(grads_np[n], np.float32))
+        reference.apply_gradients(model, opt, step, fp32_ns)
+        for n, p in snapshot(params).items():
+            out[f"update{step}/{n}"] = p - before[n]
+
+    model = fresh_model()
+    opt = reference.build_optimizer(model, args)
+    losses = [
+        reference.train_step(model, opt, torch.from_numpy(x), torch.from_numpy(y), step, fp32_ns)
+        for step, (x, y) in enumerate(batches)
+    ]
+    out["trajectory"] = np.array(losses)
+    with torch.no_grad():
+        out["final_logits"] = reference.forward(model, idx, targets)[0].double().numpy()
+    return out

@@ -1,0 +1,53 @@
+"""Fresh parity weights and batches, drawn from a seed (parity.rng), never stored.
+
+Matrices (ndim >= 2) are N(0, 1/fan_in) with fan_in = the last dim in PyTorch's (out, in)
+layout. Vectors and scalars are the record's init value plus U(-0.1, 0.1), so nothing that
+upstream initialises to a constant (LayerNorm weight 1, biases 0, zero-init projections later)
+stays degenerate: a forgotten bias or an ignored gain would otherwise go unseen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import jnano
+from jnano.state_dict import named_parameters
+from parity.rng import integers, normal, uniform
+
+
+def parity_state_dict(record: str, seed: int, shape: dict) -> dict[str, np.ndarray]:
+    """Every parameter of record `record`'s model at `shape`, drawn from `seed`, as a state_dict
+    (with tied aliases and buffers, ready for `torch_model.load_state_dict(strict=True)`)."""
+    template = jnano.build_model(record, seed=0, **shape)
+    params = {}
+    for name, leaf in named_parameters(template).items():
+        shape_ = tuple(leaf.shape)
+        if len(shape_) >= 2:
+            value = normal(seed, f"weight/{name}", shape_) / np.sqrt(shape_[-1])
+        else:
+            value = np.asarray(leaf, np.float64) + uniform(seed, f"weight/{name}", shape_, -0.1, 0.1)
+        params[name] = value.astype(np.float32)
+    model = jnano.from_state_dict(record, params, **shape)
+    return jnano.to_state_dict(model)
+
+
+def parity_batches(seed: int, vocab: int, batch: int, seq: int, steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`steps` (inputs, targets) pairs: random token windows of seq+1, inputs[t+1] = targets[t]."""
+    out = []
+    for s in range(steps):
+        window = integers(seed, f"tokens/{s}", (batch, seq + 1), vocab)
+        out.append((np.ascontiguousarray(window[:, :-1]), np.ascontiguousarray(window[:, 1:])))
+    return out
+
+
+def synthetic_gradients(seed: int, shapes: dict[str, tuple[int, ...]], steps: int = 2) -> list[dict[str, np.ndarray]]:
+    """Identical gradients for both optimizers, one dict per step. Step 0 has global norm 2 (so
+    llm.c's clip at 1.0 acts), step 1 global norm 0.5 (so it does not)."""
+    total = sum(int(np.prod(s)) for s in shapes.values())
+    out = []
+    for step, norm in zip(range(steps), (2.0, 0.5)):
+        grads = {n: normal(seed, f"grad{step}/{n}", s) for n, s in shapes.items()}
+        scale = norm / np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+        out.append({n: (g * scale).astype(np.float32) for n, g in grads.items()})
+    del total
+    return out

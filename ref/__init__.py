@@ -1,0 +1,70 @@
+"""The upstream reference: run a genuine modded-nanogpt / llm.c record's model and optimizer on
+the CPU, from a path the user gives (a checkout, or one record file).
+
+    import ref
+    up = ref.load(4, "~/src/modded-nanogpt")      # or a .py / .txt record file
+    model = up.build_model(vocab_size=128, n_layer=2, n_head=4, n_embd=64)
+    logits, loss = up.forward(model, idx, targets)
+
+This package imports torch, never JAX.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ref.drivers import DRIVERS, Driver
+from ref.extract import execute
+from ref.manifest import Entry, entries, entry_for
+from ref.source import Source, SourceError, locate
+
+__all__ = ["Reference", "SourceError", "entries", "entry_for", "load"]
+
+
+@dataclass
+class Reference:
+    record: str
+    entry: Entry
+    source: Source
+    driver: Driver
+
+    @property
+    def module(self):
+        return self.driver.m
+
+    def build_model(self, **shape: Any):
+        return self.driver.build_model(**shape)
+
+    def forward(self, model, idx, targets):
+        return self.driver.forward(model, idx, targets)
+
+    def build_optimizer(self, model, args):
+        return self.driver.build_optimizer(model, args)
+
+    def train_step(self, model, opt, idx, targets, step: int, fp32_ns: bool = False) -> float:
+        return self.driver.train_step(model, opt, idx, targets, step, fp32_ns)
+
+    def apply_gradients(self, model, opt, step: int, fp32_ns: bool = False) -> None:
+        self.driver.apply_gradients(model, opt, step, fp32_ns)
+
+
+def load(record: str | int, path: str | os.PathLike) -> Reference:
+    """Record `record`'s upstream code from `path`, its definitions executed, ready to run."""
+    entry = entry_for(record)
+    source = locate(entry.record, path)
+    filename = source.origin
+    module = execute(source.text, filename, namespace={})
+    if not hasattr(module, "GPT"):
+        raise SourceError(f"{filename}: no GPT class after extraction")
+    return Reference(entry.record, entry, source, DRIVERS[entry.family](module))
+
+
+def default_upstream(record: str | int) -> Path | None:
+    """A checkout named by the environment: JNANO_LLMC for llm.c, JNANO_UPSTREAM for modded-nanogpt."""
+    entry = entry_for(record)
+    var = "JNANO_LLMC" if entry.repo == "karpathy/llm.c" else "JNANO_UPSTREAM"
+    value = os.environ.get(var)
+    return Path(value) if value else None

@@ -1,0 +1,113 @@
+"""Each shared block against PyTorch's own function, fp32 on the CPU, on random inputs."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from jnano import nn
+
+rng = np.random.default_rng(0)
+
+
+def close(ours, theirs, rtol):
+    ours, theirs = np.asarray(ours, np.float64), theirs.detach().double().numpy()
+    err = np.linalg.norm(ours - theirs) / np.linalg.norm(theirs)
+    assert err <= rtol, err
+
+
+def test_layernorm_matches_torch():
+    x = rng.standard_normal((3, 5, 32)).astype(np.float32)
+    w, b = rng.standard_normal(32).astype(np.float32), rng.standard_normal(32).astype(np.float32)
+    ln = torch.nn.LayerNorm(32)
+    with torch.no_grad():
+        ln.weight.copy_(torch.from_numpy(w))
+        ln.bias.copy_(torch.from_numpy(b))
+    # fp32 reductions in another order: a few ulps
+    close(nn.LayerNorm(jnp.asarray(w), jnp.asarray(b))(jnp.asarray(x)), ln(torch.from_numpy(x)), 1e-6)
+
+
+def test_rms_norm_eps_is_fp32_with_eps_1e6():
+    x = rng.standard_normal((4, 16)).astype(np.float32) * 1e-3  # small enough for eps to matter
+    t = torch.from_numpy(x)
+    expected = t * torch.rsqrt(t.pow(2).mean(-1, keepdim=True) + 1e-6)
+    close(nn.rms_norm_eps(jnp.asarray(x)), expected, 1e-6)
+    bf = nn.rms_norm_eps(jnp.asarray(x, jnp.bfloat16))
+    assert bf.dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rms_norm_matches_torch_eps_none(dtype):
+    x = rng.standard_normal((4, 128)).astype(np.float32) * 1e-4
+    t = torch.from_numpy(x).to(dtype)
+    theirs = F.rms_norm(t, (128,))
+    ours = nn.rms_norm(jnp.asarray(t.float().numpy(), jnp.bfloat16 if dtype == torch.bfloat16 else jnp.float32))
+    close(ours.astype(jnp.float32), theirs.float(), 1e-6 if dtype == torch.float32 else 4e-3)
+
+
+def test_inverse_frequencies_bitwise_as_torch():
+    for dim in (16, 64, 128):
+        theirs = 1.0 / (10000 ** (torch.arange(0, dim, 2).float() / dim))
+        assert np.array_equal(nn.inverse_frequencies(dim), theirs.numpy())
+
+
+def test_rotary_half_split_uses_minus_theta():
+    B, T, H, D = 2, 7, 3, 8
+    x = rng.standard_normal((B, T, H, D)).astype(np.float32)
+    cos, sin = nn.rotary_cos_sin(T, nn.inverse_frequencies(D))
+    y = np.asarray(nn.apply_rotary_half_split(jnp.asarray(x), cos, sin))
+    # rotate pair (j, j + D/2) by -theta_{t,j}: [x1, x2] -> [x1 cos + x2 sin, -x1 sin + x2 cos]
+    theta = np.arange(T)[:, None] * nn.inverse_frequencies(D)[None, :]
+    c, s = np.cos(theta)[None, :, None, :], np.sin(theta)[None, :, None, :]
+    x1, x2 = x[..., : D // 2], x[..., D // 2 :]
+    expected = np.concatenate([x1 * c + x2 * s, -x1 * s + x2 * c], axis=-1)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+    # a rotation: norms of each pair are preserved, position 0 is the identity
+    np.testing.assert_allclose(np.linalg.norm(y, axis=-1), np.linalg.norm(x, axis=-1), rtol=1e-5)
+    np.testing.assert_array_equal(y[:, 0], x[:, 0])
+
+
+def test_attention_matches_sdpa_causal():
+    B, T, H, D = 2, 9, 3, 16
+    q, k, v = (rng.standard_normal((B, T, H, D)).astype(np.float32) for _ in range(3))
+    ours = nn.dense_causal_attention(jnp.asarray(q), jnp.asarray(k), jnp.asarray(v), 1 / math.sqrt(D))
+    tq, tk, tv = (torch.from_numpy(a).transpose(1, 2) for a in (q, k, v))
+    theirs = F.scaled_dot_product_attention(tq, tk, tv, is_causal=True).transpose(1, 2)
+    close(ours, theirs, 1e-6)
+
+
+def test_attention_is_causal():
+    B, T, H, D = 1, 6, 2, 4
+    q, k, v = (jnp.asarray(rng.standard_normal((B, T, H, D)), jnp.float32) for _ in range(3))
+    y = nn.dense_causal_attention(q, k, v, 0.5)
+    v2 = v.at[:, 3:].set(100.0)  # the future must not reach positions 0..2
+    y2 = nn.dense_causal_attention(q, k.at[:, 3:].set(-7.0), v2, 0.5)
+    np.testing.assert_array_equal(np.asarray(y[:, :3]), np.asarray(y2[:, :3]))
+
+
+def test_gelus_match_torch():
+    x = rng.standard_normal(1000).astype(np.float32) * 3
+    close(nn.gelu_tanh(jnp.asarray(x)), F.gelu(torch.from_numpy(x), approximate="tanh"), 1e-6)
+    close(nn.gelu_exact(jnp.asarray(x)), F.gelu(torch.from_numpy(x)), 1e-6)
+
+
+def test_cross_entropy_matches_torch_with_ignore_index():
+    logits = rng.standard_normal((2, 5, 11)).astype(np.float32) * 4
+    targets = rng.integers(0, 11, (2, 5))
+    targets[0, 1] = -1
+    theirs = F.cross_entropy(torch.from_numpy(logits).view(-1, 11), torch.from_numpy(targets).view(-1), ignore_index=-1)
+    ours = nn.cross_entropy(jnp.asarray(logits), jnp.asarray(targets))
+    assert abs(float(ours) - theirs.item()) <= 1e-6 * theirs.item()
+
+
+def test_linear_and_embedding_use_torch_layout():
+    w = rng.standard_normal((5, 3)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    close(nn.Linear(jnp.asarray(w), jnp.asarray(b))(jnp.asarray(x)),
+          F.linear(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)), 1e-6)
+    emb = nn.Embedding(jnp.asarray(w))
+    np.testing.assert_array_equal(np.asarray(emb(jnp.array([4, 0]))), w[[4, 0]])

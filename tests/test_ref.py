@@ -1,0 +1,205 @@
+"""The reference loader on record-shaped files we write here (the genuine files are tested in
+test_parity.py when JNANO_UPSTREAM / JNANO_LLMC name checkouts)."""
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import ref
+from ref import source as source_mod
+from ref.extract import execute, extract
+from ref.manifest import Entry
+from ref.source import SEPARATOR, SourceError, code_from_log, sha256_text
+
+FAKE_RECORD = textwrap.dedent('''\
+    import os
+    import torch
+    from dataclasses import dataclass
+    with open(sys.argv[0]) as f:
+        code = f.read()
+
+    @torch.compile
+    def double(x):
+        return 2 * x
+
+    @dataclass
+    class Hyperparameters:
+        learning_rate: float = 0.5
+        num_iterations: int = 10
+    args = Hyperparameters()
+    SCALE = 3 * 4
+    backends = dict(double=double)
+
+    @dataclass
+    class GPTConfig:
+        vocab_size: int = 8
+
+    class GPT(torch.nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            self.wte = torch.nn.Embedding(config.vocab_size, 4)
+
+    ddp_rank = int(os.environ["RANK_THAT_IS_NOT_SET"])
+    model = GPT(GPTConfig())
+    raise SystemExit("the top level ran")
+    if __name__ == "__main__":
+        def get_lr(it):
+            return args.learning_rate * it
+        raise SystemExit("main ran")
+    ''')
+
+
+def test_extract_keeps_definitions_and_drops_the_top_level():
+    module = execute(FAKE_RECORD, "<fake record>", {})
+    kept = module.__extracted__.kept
+    assert kept == ["double", "Hyperparameters", "args", "SCALE", "backends", "GPTConfig", "GPT", "get_lr"]
+    assert module.double(3) == 6 and type(module.double).__name__ == "function"  # torch.compile dropped
+    assert module.args.learning_rate == 0.5 and module.SCALE == 12
+    assert module.get_lr(4) == 2.0  # nested in the main guard, reads the global args
+    assert not hasattr(module, "ddp_rank") and not hasattr(module, "model")
+    dropped = " ".join(module.__extracted__.dropped)
+    assert "RANK_THAT_IS_NOT_SET" in dropped and "GPT(GPTConfig())" in dropped and "SystemExit" in dropped
+
+
+def test_tracebacks_point_into_the_upstream_file():
+    src = "def boom():\n    raise ValueError('x')\n"
+    module = execute(src, "/some/upstream/train_gpt.py", {})
+    with pytest.raises(ValueError) as e:
+        module.boom()
+    import traceback
+
+    frames = traceback.extract_tb(e.value.__traceback__)
+    assert (frames[-1].filename, frames[-1].lineno, frames[-1].line) == (
+        "/some/upstream/train_gpt.py", 2, "raise ValueError('x')")
+
+
+def test_missing_cuda_only_import_is_reported():
+    with pytest.raises(ImportError, match="no CPU stand-in"):
+        execute("import triton_kernels_that_do_not_exist\n", "<x>", {})
+    module = execute("import triton_kernels_that_do_not_exist\nY = 1\n", "<x>",
+                     {"triton_kernels_that_do_not_exist": object()})
+    assert module.Y == 1
+
+
+def test_code_from_log_both_layouts():
+    code = "import os\nclass GPT: pass\n"
+    log_tail = SEPARATOR + "\nRunning pytorch ...\nstep:0/10 val_loss:10.8\n"
+    assert code_from_log(code + log_tail) == code
+    assert code_from_log(SEPARATOR + "\n" + code + log_tail) == code
+
+
+@pytest.fixture
+def fake_entry(monkeypatch):
+    text = FAKE_RECORD
+    entry = Entry("7", "someone/repo", "", "records/fake/abc.txt", sha256_text(text), "record_muon")
+    monkeypatch.setattr(source_mod, "entry_for", lambda record: entry)
+    monkeypatch.setattr(source_mod, "entries", lambda: (entry,))
+    return entry
+
+
+def test_read_log_file_verifies_hash(tmp_path, fake_entry):
+    log = tmp_path / "run.txt"
+    log.write_text(SEPARATOR + "\n" + FAKE_RECORD + SEPARATOR + "\nstep:0\n")
+    src = source_mod.locate("7", log)
+    assert src.verified and src.text == FAKE_RECORD
+    edited = tmp_path / "edited.py"
+    edited.write_text(FAKE_RECORD + "# my change\n")
+    assert not source_mod.locate("7", edited).verified  # a modified record still loads, flagged
+
+
+def test_not_a_record_file(tmp_path, fake_entry):
+    other = tmp_path / "notes.txt"
+    other.write_text("just some text\n")
+    with pytest.raises(SourceError, match="not a modded-nanogpt/llm.c record file"):
+        source_mod.locate("7", other)
+
+
+def test_another_records_file_is_named(tmp_path, monkeypatch, fake_entry):
+    mine = Entry("8", "someone/repo", "", "x.py", "0" * 64, "record_muon")
+    monkeypatch.setattr(source_mod, "entry_for", lambda record: mine)
+    monkeypatch.setattr(source_mod, "entries", lambda: (fake_entry, mine))
+    f = tmp_path / "r.py"
+    f.write_text(FAKE_RECORD)
+    with pytest.raises(SourceError, match="record 7's code, not record 8's"):
+        source_mod.locate("8", f)
+
+
+def test_missing_path():
+    with pytest.raises(SourceError, match="does not exist"):
+        ref.load(4, "/nonexistent/modded-nanogpt")
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+                          env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                               "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}).stdout.strip()
+
+
+def test_reads_a_file_from_git_history(tmp_path, monkeypatch, fake_entry):
+    repo = tmp_path / "repo"
+    (repo / "records" / "fake").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (repo / "records" / "fake" / "abc.txt").write_text(FAKE_RECORD + SEPARATOR + "\nlog\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "record")
+    commit = _git(repo, "rev-parse", "HEAD")
+    (repo / "records" / "fake" / "abc.txt").write_text("gone\n")  # the work tree moved on
+    _git(repo, "commit", "-qam", "later")
+    entry = Entry("7", "someone/repo", commit, "records/fake/abc.txt", fake_entry.sha256, "record_muon")
+    monkeypatch.setattr(source_mod, "entry_for", lambda record: entry)
+    src = source_mod.locate("7", repo)
+    assert src.verified and src.checkout == repo and commit[:8] in src.origin
+
+    missing = Entry("7", "someone/repo", "f" * 40, "train_gpt2.py", fake_entry.sha256, "record_muon")
+    monkeypatch.setattr(source_mod, "entry_for", lambda record: missing)
+    with pytest.raises(SourceError) as e:
+        source_mod.locate("7", repo)
+    assert "git fetch --unshallow" in str(e.value) and "git show ffffffff:train_gpt2.py" in str(e.value)
+
+
+def test_fetch_directory_layout(tmp_path, fake_entry):
+    (tmp_path / fake_entry.local_name).write_text(FAKE_RECORD + SEPARATOR + "\n")
+    assert source_mod.locate("7", tmp_path).verified
+
+
+def test_fetch_offline_fails_fast_and_clearly(tmp_path, monkeypatch):
+    import time
+
+    from ref import fetch
+
+    monkeypatch.setattr(fetch, "BASE_URL", "http://127.0.0.1:9")  # discard port: refused at once
+    t0 = time.time()
+    with pytest.raises(fetch.FetchError, match="could not download record 4"):
+        fetch.fetch(ref.entry_for(4), tmp_path, timeout=5)
+    assert time.time() - t0 < 10 and not any(tmp_path.iterdir())
+
+
+def test_fetch_from_a_server_verifies_and_writes(tmp_path, monkeypatch, fake_entry):
+    import http.server
+    import threading
+
+    from ref import fetch
+
+    root = tmp_path / "srv" / "someone" / "repo" / "c0ffee" / "records" / "fake"
+    root.mkdir(parents=True)
+    (root / "abc.txt").write_text(FAKE_RECORD + SEPARATOR + "\nlog\n")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path / "srv"), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(fetch, "BASE_URL", f"http://127.0.0.1:{server.server_port}")
+        entry = Entry("7", "someone/repo", "c0ffee", "records/fake/abc.txt", fake_entry.sha256, "record_muon")
+        path = fetch.fetch(entry, tmp_path / "out")
+        assert path.name == "record_7.txt" and code_from_log(path.read_text()) == FAKE_RECORD
+        bad = Entry("7", "someone/repo", "c0ffee", "records/fake/abc.txt", "0" * 64, "record_muon")
+        with pytest.raises(fetch.FetchError, match="sha256 differs"):
+            fetch.fetch(bad, tmp_path / "out2")
+    finally:
+        server.shutdown()
+
+
+def test_extract_summary_lists_dropped_lines():
+    ex = extract(FAKE_RECORD)
+    assert any(d.startswith("line 5:") or "sys.argv" in d for d in ex.dropped)
