@@ -5,6 +5,7 @@
     model = jnano.from_state_dict(4, torch_state_dict)   # or holding upstream weights
     logits = jnano.logits(model, idx)                    # (batch, seq, vocab) fp32
     loss = jnano.loss(model, idx, targets)
+    loss, grads = jnano.loss_and_grads(model, idx, targets)   # grads keyed by state_dict name
     sd = jnano.to_state_dict(model)                      # loads into upstream's GPT class
 
 Attributes load lazily so that `jnano.records` / `jnano.hparams` import without JAX.
@@ -15,8 +16,8 @@ from __future__ import annotations
 import importlib
 
 _API = {
-    "build_model", "config", "from_state_dict", "to_state_dict", "logits", "loss", "optimizer",
-    "param_count",
+    "build_model", "config", "from_state_dict", "to_state_dict", "logits", "loss", "loss_and_grads",
+    "optimizer", "param_count",
 }
 
 __all__ = sorted(_API | {"records", "hparams", "StateDictError"})

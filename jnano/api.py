@@ -16,7 +16,7 @@ from jnano import records as _records
 from jnano.optim.build import build_optimizer
 from jnano.stages import get_stage
 from jnano.stages.base import LanguageModel
-from jnano.state_dict import StateDictError, load_state_dict, to_numpy
+from jnano.state_dict import StateDictError, load_state_dict, named_parameters
 from jnano.state_dict import to_state_dict as _to_state_dict
 
 
@@ -52,11 +52,13 @@ def from_state_dict(record: str | int, state_dict: Mapping[str, Any], **override
     rec = _records.get(record)
     stage = get_stage(rec.stage)
     base = config(record, **overrides)
-    shapes = {k: tuple(to_numpy(v).shape) if not hasattr(v, "shape") else tuple(v.shape) for k, v in state_dict.items()}
+    shapes = {k: tuple(np.shape(v)) for k, v in state_dict.items()}
     try:
         cfg = stage.config_from_shapes(shapes, base)
-    except (KeyError, ValueError) as e:
-        raise StateDictError(f"state_dict does not look like record {rec.id}'s model: missing {e}") from None
+    except KeyError as e:
+        raise StateDictError(
+            f"state_dict does not look like record {rec.id}'s model ({rec.stage}): no key {e.args[0]!r}"
+        ) from None
     if cfg.n_embd % cfg.n_head:
         raise StateDictError(f"n_embd {cfg.n_embd} is not divisible by n_head {cfg.n_head}; pass n_head=")
     return load_state_dict(lambda: stage.init(cfg, jax.random.PRNGKey(0)), state_dict)
@@ -75,6 +77,15 @@ def logits(model: LanguageModel, idx: Int[Array, "batch seq"]) -> Float[Array, "
 def loss(model: LanguageModel, idx: Int[Array, "batch seq"], targets: Int[Array, "batch seq"]) -> Float[Array, ""]:
     """Mean next-token cross-entropy as the record trains (targets of -1 are ignored)."""
     return model.loss(jnp.asarray(idx), jnp.asarray(targets))
+
+
+def loss_and_grads(
+    model: LanguageModel, idx: Int[Array, "batch seq"], targets: Int[Array, "batch seq"]
+) -> tuple[float, dict[str, np.ndarray]]:
+    """The training loss and its gradient for every parameter, keyed by upstream state_dict name
+    (a tied tensor under its canonical key, e.g. `transformer.wte.weight`, as torch lists it)."""
+    loss_value, grads = eqx.filter_value_and_grad(lambda m: m.loss(jnp.asarray(idx), jnp.asarray(targets)))(model)
+    return float(loss_value), {name: np.asarray(g) for name, g in named_parameters(grads).items()}
 
 
 def optimizer(record: str | int, model: LanguageModel) -> optax.GradientTransformation:

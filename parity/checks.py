@@ -35,35 +35,36 @@ class Check:
 
 _UPDATE = ("identical gradients in, so only the optimizers' fp32 arithmetic differs; error beyond "
            "one fp32 ulp of the updated parameter: measured <= 1e-6")
-_UPDATE_NS_FP32 = (f"fp32 matmuls summed in another order (~1e-7) inside NS; {NS_AMPLIFICATION}: "
-                   "measured <= 1e-6 at the CI shape, 4.3e-5 at full size (#4)")
+_UPDATE_NS_FP32 = (f"fp32 matmuls summed in another order (~1e-7) inside NS; {NS_AMPLIFICATION} "
+                   "(~5e-5 at worst): measured 0 beyond the ulp at the CI shape and at full size (#4)")
 _UPDATE_NS_BF16 = (f"one bf16 matmul element summed in another order (0.4%) inside NS; "
-                   f"{NS_AMPLIFICATION}: measured <= 2.5e-2")
+                   f"{NS_AMPLIFICATION}; one such flip moves a 64x64 block by ~3e-2: measured <= 3.2e-2 "
+                   "over 6 seeds (CI shape), 2.0e-2 (full size). The algorithm itself is checked at fp32")
 
 FP32 = (
     Check("logits", "logits", 1e-5,
           "same fp32 math; BLAS blocking and libm (exp, tanh, cos) round differently: measured "
-          "<= 5e-7 (CI shape), 1.5e-6 (full size)"),
+          "<= 7e-7 (CI shape), 1.5e-6 (full size)"),
     Check("loss", "loss", 1e-5, "mean of the logits' log-softmax: measured <= 2e-7"),
     Check("grad/", "gradient", 1e-5,
           "backward adds a few fp32 roundings per layer; per tensor: measured <= 1e-6 (CI), 2.4e-6 (full)"),
-    Check("update0/", "update step 0", 1e-5, _UPDATE, 2e-4, _UPDATE_NS_FP32, ulp_allowance=True),
+    Check("update0/", "update step 0", 1e-5, _UPDATE, 1e-4, _UPDATE_NS_FP32, ulp_allowance=True),
     Check("update1/", "update step 1", 1e-5, _UPDATE + "; momentum/Adam state from step 0",
-          2e-4, _UPDATE_NS_FP32, ulp_allowance=True),
-    Check("trajectory", "10-step losses", 5e-5,
+          1e-4, _UPDATE_NS_FP32, ulp_allowance=True),
+    Check("trajectory", "10-step losses", 1e-5,
           "end-to-end training compounds the differences above over steps; worst step: measured "
-          "<= 2e-7 (CI), 7.2e-6 (full size, Muon)", elementwise=True),
-    Check("final_logits", "logits after 10 steps", 2e-4,
-          "weights after 10 steps: measured <= 4e-6 (CI), 5.2e-5 (full size, Muon)"),
+          "<= 2.5e-7 (CI shape and full size)", elementwise=True),
+    Check("final_logits", "logits after 10 steps", 1e-4,
+          "weights after 10 steps of fp32 drift: measured <= 4e-6 (CI), 7.5e-6 (full size, #4)"),
 )
 
 # Record precision: Newton-Schulz in bf16 as the record runs it. Adam is fp32 either way.
 BF16_NS = (
-    Check("update0/", "update step 0", 1e-5, _UPDATE, 5e-2, _UPDATE_NS_BF16, ulp_allowance=True),
-    Check("update1/", "update step 1", 1e-5, _UPDATE, 5e-2, _UPDATE_NS_BF16, ulp_allowance=True),
+    Check("update0/", "update step 0", 1e-5, _UPDATE, 1e-1, _UPDATE_NS_BF16, ulp_allowance=True),
+    Check("update1/", "update step 1", 1e-5, _UPDATE, 1e-1, _UPDATE_NS_BF16, ulp_allowance=True),
     Check("trajectory", "10-step losses", 1e-3,
-          "training with NS updates that agree to ~2%: worst step, measured <= 8e-5", elementwise=True),
-    Check("final_logits", "logits after 10 steps", 2e-2, "measured <= 3e-3"),
+          "training with NS updates that agree to ~2%: worst step, measured <= 1.2e-4", elementwise=True),
+    Check("final_logits", "logits after 10 steps", 2e-2, "measured <= 3e-3 (CI), 1.8e-3 (full size)"),
 )
 
 

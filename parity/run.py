@@ -75,8 +75,7 @@ def ns_params(record: str, inp: "Inputs") -> frozenset:
     """Names of the parameters that a Newton-Schulz rule (Muon, OrthogonalNesterov) updates."""
     recipe = records.get(record).optimizer
     ns_groups = {g.name for g in recipe.groups if hasattr(g.rule, "ns_dtype")}
-    model = jnano.from_state_dict(record, inp.state_dict, **inp.shape)
-    return frozenset(n for n, p in named_parameters(model).items() if recipe.label(n, p.ndim) in ns_groups)
+    return frozenset(n for n, shape in inp.param_shapes.items() if recipe.label(n, len(shape)) in ns_groups)
 
 
 def check_set(precision: str):
@@ -89,10 +88,11 @@ def title(precision: str) -> str:
 
 @dataclass
 class Inputs:
-    shape: dict
+    shape: dict  # Config overrides
     state_dict: dict
     batches: list
-    synthetic: list
+    synthetic: list  # per-step {name: gradient}
+    param_shapes: dict  # {name: shape} of the parameters (tied tensors once)
 
 
 def inputs(record: str, seed: int, size: str) -> Inputs:
@@ -103,7 +103,7 @@ def inputs(record: str, seed: int, size: str) -> Inputs:
     batches = weights.parity_batches(seed, vocab, geo["batch"], geo["seq"], setup.STEPS)
     model = jnano.from_state_dict(record, sd, **shape)
     shapes = {n: tuple(v.shape) for n, v in named_parameters(model).items()}
-    return Inputs(shape, sd, batches, weights.synthetic_gradients(seed, shapes))
+    return Inputs(shape, sd, batches, weights.synthetic_gradients(seed, shapes), shapes)
 
 
 def ours(record: str, inp: Inputs, precision: str) -> sides.Results:

@@ -43,11 +43,9 @@ def parity_batches(seed: int, vocab: int, batch: int, seq: int, steps: int) -> l
 def synthetic_gradients(seed: int, shapes: dict[str, tuple[int, ...]], steps: int = 2) -> list[dict[str, np.ndarray]]:
     """Identical gradients for both optimizers, one dict per step. Step 0 has global norm 2 (so
     llm.c's clip at 1.0 acts), step 1 global norm 0.5 (so it does not)."""
-    total = sum(int(np.prod(s)) for s in shapes.values())
     out = []
     for step, norm in zip(range(steps), (2.0, 0.5)):
         grads = {n: normal(seed, f"grad{step}/{n}", s) for n, s in shapes.items()}
         scale = norm / np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
         out.append({n: (g * scale).astype(np.float32) for n, g in grads.items()})
-    del total
     return out

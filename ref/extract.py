@@ -13,6 +13,7 @@ import builtins
 import hashlib
 import linecache
 import sys
+import warnings
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -130,7 +131,9 @@ def execute(source: str, filename: str, namespace: dict[str, Any]) -> ModuleType
     Imports that fail on a CPU-only machine (triton, flash-attention, ...) bind the stand-in the
     namespace provides under that name, or else re-raise with the line that needed them.
     """
-    extracted = extract(source, filename)
+    with warnings.catch_warnings():  # upstream's own style warnings (e.g. "\s" in docstrings)
+        warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+        extracted = extract(source, filename)
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     name = f"upstream_{hashlib.sha256(source.encode()).hexdigest()[:12]}"
     module = ModuleType(name)
@@ -140,7 +143,9 @@ def execute(source: str, filename: str, namespace: dict[str, Any]) -> ModuleType
     module.__dict__["__builtins__"] = builtins
     module.__dict__["__extracted__"] = extracted
     for stmt in extracted.module.body:
-        code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec")
         try:
             exec(code, module.__dict__)
         except ImportError as e:

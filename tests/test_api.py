@@ -80,3 +80,14 @@ def test_optimizer_trains():
         model, state, loss = step(model, state)
         losses.append(float(loss))
     assert losses[-1] < losses[0] - 0.5  # it memorises one batch
+
+
+def test_loss_and_grads_keyed_like_torch_named_parameters():
+    model = jnano.build_model(1, seed=0, **SMALL, block_size=32)
+    idx = np.random.default_rng(2).integers(0, 128, (2, 17))
+    loss, grads = jnano.loss_and_grads(model, idx[:, :-1], idx[:, 1:])
+    assert loss == pytest.approx(float(jnano.loss(model, idx[:, :-1], idx[:, 1:])))
+    sd = jnano.to_state_dict(model)
+    params = {k for k in sd if not k.endswith(".attn.bias") and k != "lm_head.weight"}
+    assert set(grads) == params
+    assert all(grads[k].shape == sd[k].shape for k in grads)

@@ -203,3 +203,37 @@ def test_fetch_from_a_server_verifies_and_writes(tmp_path, monkeypatch, fake_ent
 def test_extract_summary_lists_dropped_lines():
     ex = extract(FAKE_RECORD)
     assert any(d.startswith("line 5:") or "sys.argv" in d for d in ex.dropped)
+
+
+def test_accurate_norms_stand_in():
+    import numpy as np
+    import torch
+
+    from ref.shims import accurate_norms
+
+    big = torch.from_numpy(np.random.default_rng(0).standard_normal(3_000_000).astype(np.float32))
+    exact = float(np.linalg.norm(big.numpy().astype(np.float64)))
+    small = torch.randn(64, 32)
+    with accurate_norms():
+        for value in (big.norm(), torch.linalg.vector_norm(big), torch._foreach_norm([big])[0]):
+            assert value.dtype == torch.float32
+            assert abs(value.item() - exact) <= 1e-7 * exact  # one rounding of the fp64 sum
+        accurate_small = small.norm().item()
+        assert small.norm(dim=0).shape == (32,)  # other forms pass through
+        p = torch.nn.Parameter(torch.zeros(3))
+        p.grad = torch.full((3,), 2.0)
+        torch.nn.utils.clip_grad_norm_([p], 1.0)
+        assert torch.allclose(p.grad, torch.full((3,), 3 ** -0.5))
+    assert abs(accurate_small - small.norm().item()) <= 2e-7 * accurate_small  # same function
+    assert torch.Tensor.norm is not None and big.norm().item() != 0  # restored, still works
+
+
+def test_fp32_newton_schulz_switch():
+    import torch
+
+    from ref.shims import fp32_newton_schulz
+
+    x = torch.randn(3)
+    with fp32_newton_schulz():
+        assert x.bfloat16().dtype == torch.float32
+    assert x.bfloat16().dtype == torch.bfloat16

@@ -30,3 +30,11 @@ class LanguageModel(eqx.Module):
 
     def buffers(self) -> dict[str, np.ndarray]:
         return {}
+
+
+def count_layers(shapes: dict[str, tuple[int, ...]], prefix: str = "transformer.h.") -> int:
+    """Number of blocks in a state_dict: one more than the largest index under `prefix`."""
+    indices = [int(k[len(prefix):].split(".")[0]) for k in shapes if k.startswith(prefix)]
+    if not indices:
+        raise KeyError(f"{prefix}*")
+    return 1 + max(indices)

@@ -26,7 +26,7 @@ from jnano.nn import (
     gelu_tanh,
     normal,
 )
-from jnano.stages.base import LanguageModel
+from jnano.stages.base import LanguageModel, count_layers
 
 RECORDS = ("1",)
 
@@ -50,8 +50,13 @@ class CausalSelfAttention(eqx.Module):
         head_dim = C // self.n_head
         q, k, v = jnp.split(self.c_attn(x), 3, axis=-1)
         q, k, v = (t.reshape(B, T, self.n_head, head_dim) for t in (q, k, v))
+        q, k = self.position(q, k)
         y = dense_causal_attention(q, k, v, scale=1.0 / math.sqrt(head_dim))
         return self.c_proj(y.reshape(B, T, C))
+
+    def position(self, q, k):
+        """Where later stages put positional information into q and k; S0 adds `wpe` instead."""
+        return q, k
 
 
 class Block(eqx.Module):
@@ -124,5 +129,4 @@ def init(config: Config, key: jax.Array) -> GPT:
 def config_from_shapes(shapes: dict[str, tuple[int, ...]], base: Config) -> Config:
     """Read vocab, width, depth and block size off a state_dict; heads come from `base`."""
     vocab, dim = shapes["transformer.wte.weight"]
-    n_layer = 1 + max(int(k.split(".")[2]) for k in shapes if k.startswith("transformer.h."))
-    return Config(vocab, shapes["transformer.wpe.weight"][0], n_layer, base.n_head, dim)
+    return Config(vocab, shapes["transformer.wpe.weight"][0], count_layers(shapes), base.n_head, dim)

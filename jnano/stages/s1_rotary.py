@@ -14,7 +14,6 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
@@ -23,14 +22,14 @@ from jnano.nn import (
     Embedding,
     Linear,
     apply_rotary_half_split,
-    dense_causal_attention,
     gelu_exact,
     inverse_frequencies,
     rms_norm_eps,
     rotary_cos_sin,
     torch_linear_default,
 )
-from jnano.stages.base import LanguageModel
+from jnano.stages.base import LanguageModel, count_layers
+from jnano.stages.s0_llmc import CausalSelfAttention
 
 RECORDS = ("2",)
 
@@ -43,20 +42,12 @@ class Config:
     n_embd: int = 768
 
 
-class RotarySelfAttention(eqx.Module):
-    c_attn: Linear
-    c_proj: Linear
-    n_head: int = eqx.field(static=True)
+class RotarySelfAttention(CausalSelfAttention):
+    """S0's attention with half-split RoPE (-theta convention) on q and k."""
 
-    def __call__(self, x: Float[Array, "batch seq dim"]) -> Float[Array, "batch seq dim"]:
-        B, T, C = x.shape
-        head_dim = C // self.n_head
-        q, k, v = jnp.split(self.c_attn(x), 3, axis=-1)
-        q, k, v = (t.reshape(B, T, self.n_head, head_dim) for t in (q, k, v))
-        cos, sin = rotary_cos_sin(T, inverse_frequencies(head_dim))
-        q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
-        y = dense_causal_attention(q, k, v, scale=1.0 / math.sqrt(head_dim))
-        return self.c_proj(y.reshape(B, T, C))
+    def position(self, q, k):
+        cos, sin = rotary_cos_sin(q.shape[1], inverse_frequencies(q.shape[-1]))
+        return apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
 
 
 class Block(eqx.Module):
@@ -113,5 +104,4 @@ def init(config: Config, key: jax.Array) -> GPT:
 
 def config_from_shapes(shapes: dict[str, tuple[int, ...]], base: Config) -> Config:
     vocab, dim = shapes["transformer.wte.weight"]
-    n_layer = 1 + max(int(k.split(".")[2]) for k in shapes if k.startswith("transformer.h."))
-    return Config(vocab, n_layer, base.n_head, dim)
+    return Config(vocab, count_layers(shapes), base.n_head, dim)
