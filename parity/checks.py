@@ -77,6 +77,7 @@ class Row:
     count: int = 1
     worst: str = ""
     per_tensor: dict[str, float] = field(default_factory=dict)
+    detail: str = ""  # e.g. the raw error and the ulp allowance of the worst tensor
 
     @property
     def ok(self) -> bool:
@@ -84,7 +85,7 @@ class Row:
 
     def as_json(self) -> dict:
         return {"check": self.label, "error": self.error, "tolerance": self.tol, "ok": self.ok,
-                "reason": self.reason, "tensors": self.count, "worst": self.worst,
+                "reason": self.reason, "tensors": self.count, "worst": self.worst, "detail": self.detail,
                 "per_tensor": self.per_tensor}
 
 
@@ -101,23 +102,31 @@ def relative(ours: np.ndarray, theirs: np.ndarray, elementwise: bool = False, al
     return diff / denom if denom else diff
 
 
-def _error(check: Check, key: str, ours: dict, theirs: dict, golden: bool) -> float:
+def _error(check: Check, key: str, ours: dict, theirs: dict, golden: bool) -> tuple[float, float, float]:
+    """(error, error before the ulp allowance, the allowance relative to the tensor's norm)."""
     if key not in ours:
-        return float("inf")
+        return float("inf"), float("inf"), 0.0
     # An update read as p_after - p_before is rounded to the parameter's fp32 grid: each side is
     # within half an ulp of its exact p + u, so one ulp of p (as a norm) says nothing about the
     # optimizers.
     allowance = float(ours[f"ulp/{key}"]) if check.ulp_allowance else 0.0
     if golden and isinstance(theirs[key], dict):
-        return fingerprint_error(key, theirs[key], ours[key], allowance)
-    return relative(ours[key], np.asarray(theirs[key]), check.elementwise, allowance)
+        err, raw = (fingerprint_error(key, theirs[key], ours[key], a) for a in (allowance, 0.0))
+        norm = theirs[key]["norm"]
+    else:
+        err, raw = (relative(ours[key], np.asarray(theirs[key]), check.elementwise, a) for a in (allowance, 0.0))
+        norm = float(np.linalg.norm(np.asarray(theirs[key], np.float64)))
+    return err, raw, allowance / norm if norm else 0.0
 
 
-def _row(label: str, errors: dict[str, float], tol: float, reason: str, per_param: bool) -> Row:
+def _row(check: Check, label: str, measured: dict[str, tuple], tol: float, reason: str, per_param: bool) -> Row:
+    errors = {k: v[0] for k, v in measured.items()}
     worst = max(errors, key=errors.__getitem__)
+    _, raw, ulp = measured[worst]
+    detail = f"raw {raw:.1e} vs 1 ulp of p {ulp:.1e}" if check.ulp_allowance else ""
     return Row(f"{label} ({len(errors)})" if per_param else label, errors[worst], tol, reason,
                len(errors), worst.split("/", 1)[1] if per_param else "",
-               {k.split("/", 1)[1]: v for k, v in errors.items()} if per_param else {})
+               {k.split("/", 1)[1]: v for k, v in errors.items()} if per_param else {}, detail)
 
 
 def compare(checks, ours: dict, theirs: dict, golden: bool = False, ns_params: frozenset = frozenset()) -> list[Row]:
@@ -132,16 +141,17 @@ def compare(checks, ours: dict, theirs: dict, golden: bool = False, ns_params: f
         keys = [k for k in theirs if k == check.key or (per_param and k.startswith(check.key))]
         if not keys:
             raise KeyError(f"no results for check {check.key!r}")
-        errors = {k: _error(check, k, ours, theirs, golden) for k in keys}
+        measured = {k: _error(check, k, ours, theirs, golden) for k in keys}
         if per_param:  # a parameter only we have is a mismatch too
-            errors.update({k: float("inf") for k in ours if k.startswith(check.key) and k not in errors})
+            inf = (float("inf"), float("inf"), 0.0)
+            measured.update({k: inf for k in ours if k.startswith(check.key) and k not in measured})
         if check.ns_tol is None:
-            rows.append(_row(check.label, errors, check.tol, check.reason, per_param))
+            rows.append(_row(check, check.label, measured, check.tol, check.reason, per_param))
             continue
-        ns = {k: v for k, v in errors.items() if k.split("/", 1)[1] in ns_params}
-        rest = {k: v for k, v in errors.items() if k not in ns}
+        ns = {k: v for k, v in measured.items() if k.split("/", 1)[1] in ns_params}
+        rest = {k: v for k, v in measured.items() if k not in ns}
         if rest:
-            rows.append(_row(f"{check.label}, Adam", rest, check.tol, check.reason, per_param))
+            rows.append(_row(check, f"{check.label}, Adam", rest, check.tol, check.reason, per_param))
         if ns:
-            rows.append(_row(f"{check.label}, Newton-Schulz", ns, check.ns_tol, check.ns_reason, per_param))
+            rows.append(_row(check, f"{check.label}, Newton-Schulz", ns, check.ns_tol, check.ns_reason, per_param))
     return rows

@@ -56,7 +56,8 @@ class Report:
             lines.append(f"  [{s.title}]")
             lines.append(f"    {'check':<36}{'rel. error':>11}{'tolerance':>11}  result  worst tensor")
             for r in s.rows:
-                lines.append(f"    {r.label:<36}{r.error:>11.2e}{r.tol:>11.0e}  {'ok' if r.ok else 'FAIL':<6}  {r.worst}")
+                worst = f"{r.worst} ({r.detail})" if r.detail else r.worst
+                lines.append(f"    {r.label:<36}{r.error:>11.2e}{r.tol:>11.0e}  {'ok' if r.ok else 'FAIL':<6}  {worst}")
                 if verbose or not r.ok:
                     lines.append(f"      why this tolerance: {r.reason}")
                     for name, err in r.per_tensor.items() if verbose else []:

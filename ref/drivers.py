@@ -56,6 +56,11 @@ class Driver:
         self.apply_gradients(model, opt, step, fp32_ns)
         return loss.item()
 
+    @staticmethod
+    def _set_lr(opt, lr: float) -> None:
+        for g in opt.param_groups:
+            g["lr"] = lr
+
     def _set_args(self, args: SimpleNamespace) -> None:
         self.m.args = args  # upstream's get_lr reads the global `args`
 
@@ -79,11 +84,9 @@ class LlmcDriver(Driver):
 
     def apply_gradients(self, model, opt, step, fp32_ns=False):
         torch.nn.utils.clip_grad_norm_(model.parameters(), self.m.args.grad_clip)
-        lr = self.m.get_lr(step)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        self._set_lr(opt, self.m.get_lr(step))
         opt.step()
-        opt.zero_grad(set_to_none=True)  # llm.c clears at the top of the next step
+        opt.zero_grad()  # llm.c clears at the top of the next step
 
 
 class TrainGpt2AdamWDriver(Driver):
@@ -99,13 +102,11 @@ class TrainGpt2AdamWDriver(Driver):
         )
 
     def apply_gradients(self, model, opt, step, fp32_ns=False):
-        for p in model.parameters():
-            p.grad = p.grad / (p.grad.norm() + 1e-6)
-        lr = self.m.get_lr(step)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        for w in model.parameters():
+            w.grad = w.grad / (w.grad.norm() + 1e-6)
+        self._set_lr(opt, self.m.get_lr(step))
         opt.step()
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
 
 
 class TrainGpt2OrthogonalNesterovDriver(Driver):
@@ -126,7 +127,7 @@ class TrainGpt2OrthogonalNesterovDriver(Driver):
         opt.scale_lrs(self.m.get_lr(step))
         with self._ns(fp32_ns):
             opt.step()
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
 
 
 class RecordMuonDriver(Driver):
@@ -137,8 +138,8 @@ class RecordMuonDriver(Driver):
 
     def build_optimizer(self, model, args):
         self._set_args(args)
-        adam = torch.optim.AdamW(model.lm_head.parameters(), lr=args.learning_rate, betas=(0.9, 0.95),
-                                 weight_decay=args.weight_decay, fused=True)
+        head = list(model.lm_head.parameters())
+        adam = torch.optim.AdamW(head, args.learning_rate, (0.9, 0.95), weight_decay=args.weight_decay, fused=True)
         muon = self.m.Muon(model.transformer.h.parameters(), lr=0.1 * args.learning_rate, momentum=0.95)
         optimizers = [adam, muon]
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, self.m.get_lr) for o in optimizers]
@@ -150,7 +151,7 @@ class RecordMuonDriver(Driver):
             for o, sched in zip(opt.optimizers, opt.schedulers):
                 o.step()
                 sched.step()
-        model.zero_grad(set_to_none=True)
+        model.zero_grad()
 
     def declared_args(self) -> dict[str, Any]:
         """The record's own `Hyperparameters()` (the numbers it ran with)."""

@@ -66,7 +66,7 @@ class Block(eqx.Module):
     mlp: MLP
 
     def __call__(self, x: Float[Array, "batch seq dim"]) -> Float[Array, "batch seq dim"]:
-        x = x + self.attn(self.ln_1(x))
+        x += self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))
 
 

@@ -72,10 +72,11 @@ class GPT(LanguageModel):
     tied_aliases: ClassVar[dict[str, str]] = {"lm_head.weight": "transformer.wte.weight"}
 
     def __call__(self, idx: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
-        x = self.transformer.wte(idx)
-        for block in self.transformer.h:
+        t = self.transformer
+        x = t.wte(idx)
+        for block in t.h:
             x = block(x)
-        return rms_norm_eps(x) @ self.transformer.wte.weight.T
+        return rms_norm_eps(x) @ t.wte.weight.T
 
     def buffers(self) -> dict[str, np.ndarray]:
         inv_freq = inverse_frequencies(self.config.n_embd // self.config.n_head)
