@@ -1,0 +1,1 @@
+"""Training: FineWeb shards and loaders (train.data), the sharded trainer."""
