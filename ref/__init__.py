@@ -62,9 +62,14 @@ class Reference:
 def load(record: str | int, path: str | os.PathLike) -> Reference:
     """Record `record`'s upstream code from `path`, its definitions executed, ready to run."""
     entry = entry_for(record)
+    if entry.family is None:
+        raise NotImplementedError(
+            f"record {entry.record}'s model and optimizer are not in the zoo yet, so there is no driver to "
+            "run them; its data loader can be compared with `python -m parity.loaders`"
+        )
     source = locate(entry.record, path)
     filename = source.origin
-    module = execute(source.text, filename, namespace={})
+    module = execute(source.main, filename, namespace={})
     if not hasattr(module, "GPT"):
         raise SourceError(f"{filename}: no GPT class after extraction")
     return Reference(entry.record, entry, source, DRIVERS[entry.family](module))

@@ -80,7 +80,8 @@ def _summary(node: ast.stmt) -> str:
     return f"line {node.lineno}: {text[:80]}"
 
 
-def extract(source: str, filename: str = "<upstream>") -> Extracted:
+def extract(source: str, filename: str = "<upstream>", only: set[str] | None = None) -> Extracted:
+    """The definitions of `source`; with `only`, just the named ones (and all imports)."""
     tree = ast.parse(source, filename=filename)
     body: list[ast.stmt] = []
     # Names an assignment may read: builtins and what the file itself defined. Not imported
@@ -91,6 +92,8 @@ def extract(source: str, filename: str = "<upstream>") -> Extracted:
     dataclasses: set[str] = set()
 
     def keep_def(node: ast.FunctionDef | ast.ClassDef) -> None:
+        if only is not None and node.name not in only:
+            return
         body.append(_strip_decorators(node))
         known.add(node.name)
         kept.append(node.name)
@@ -100,11 +103,14 @@ def extract(source: str, filename: str = "<upstream>") -> Extracted:
             body.append(node)
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             keep_def(node)
-            if isinstance(node, ast.ClassDef) and _is_dataclass(node):
+            if isinstance(node, ast.ClassDef) and _is_dataclass(node) and node.name in known:
                 dataclasses.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             simple = all(isinstance(t, ast.Name) for t in targets)
+            wanted = only is None or all(t.id in only for t in targets if isinstance(t, ast.Name))
+            if not wanted:
+                continue
             if simple and _names_used(node.value) <= known and _calls_ok(node.value, dataclasses):
                 body.append(node)
                 for t in targets:
@@ -125,15 +131,31 @@ def extract(source: str, filename: str = "<upstream>") -> Extracted:
     return Extracted(module, kept, dropped)
 
 
-def execute(source: str, filename: str, namespace: dict[str, Any]) -> ModuleType:
+class Unavailable:
+    """Stands for a module that cannot be imported here; any use says which and why."""
+
+    def __init__(self, name: str, error: Exception):
+        self._name, self._error = name, error
+
+    def __getattr__(self, attr: str):
+        raise ImportError(f"{self._name} is not available on this machine ({self._error}); the reference "
+                          f"has no CPU stand-in for {self._name}.{attr}")
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError(f"{self._name} is not available on this machine ({self._error})")
+
+
+def execute(source: str, filename: str, namespace: dict[str, Any], only: set[str] | None = None) -> ModuleType:
     """Run the extracted definitions of `source` in a fresh module seeded with `namespace`.
 
     Imports that fail on a CPU-only machine (triton, flash-attention, ...) bind the stand-in the
-    namespace provides under that name, or else re-raise with the line that needed them.
+    namespace provides under that name, or else re-raise with the line that needed them. With
+    `only` (a subset of definitions, e.g. the data loader), they bind `Unavailable` instead:
+    the definitions kept must not need them.
     """
     with warnings.catch_warnings():  # upstream's own style warnings (e.g. "\s" in docstrings)
         warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
-        extracted = extract(source, filename)
+        extracted = extract(source, filename, only)
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     name = f"upstream_{hashlib.sha256(source.encode()).hexdigest()[:12]}"
     module = ModuleType(name)
@@ -151,6 +173,10 @@ def execute(source: str, filename: str, namespace: dict[str, Any]) -> ModuleType
         except ImportError as e:
             names = [a.asname or a.name for a in getattr(stmt, "names", [])]
             missing = [n for n in names if n.split(".")[0] not in namespace]
+            if only is not None and isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                for n in missing:
+                    module.__dict__[n.split(".")[0]] = Unavailable(n, e)
+                continue
             if not isinstance(stmt, (ast.Import, ast.ImportFrom)) or missing:
                 raise ImportError(
                     f"{filename}:{stmt.lineno}: {ast.unparse(stmt)} failed ({e}) and the reference "

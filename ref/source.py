@@ -30,6 +30,11 @@ class Source:
     def sha256(self) -> str:
         return sha256_text(self.text)
 
+    @property
+    def main(self) -> str:
+        """The training script itself (without appended kernel modules)."""
+        return split_modules(self.text)["main"]
+
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -47,6 +52,27 @@ def code_from_log(text: str) -> str:
         if lines[end].rstrip("\r\n") == SEPARATOR:
             return "".join(lines[start:end])
     return "".join(lines[start:])
+
+
+MODULE_SEPARATOR = "-" * 40
+
+
+def split_modules(code: str) -> dict[str, str]:
+    """From #61 on a log's code block is the training script followed by `triton_kernels.py`
+    (and from #85 `dc_triton_kernels.py`), each after a line of 40 '-', a `# <name>.py` line and
+    another line of 40 '-'. Returns {"main": script, "<name>.py": module, ...}."""
+    lines = code.splitlines(keepends=True)
+    modules, name, start, i = {}, "main", 0, 0
+    while i < len(lines):
+        if (lines[i].rstrip("\r\n") == MODULE_SEPARATOR and i + 2 < len(lines)
+                and lines[i + 1].startswith("# ") and lines[i + 1].rstrip().endswith(".py")
+                and lines[i + 2].rstrip("\r\n") == MODULE_SEPARATOR):
+            modules[name] = "".join(lines[start:i])
+            name, start, i = lines[i + 1][2:].strip(), i + 3, i + 3
+            continue
+        i += 1
+    modules[name] = "".join(lines[start:])
+    return modules
 
 
 def _git(checkout: Path, *args: str) -> subprocess.CompletedProcess:

@@ -237,3 +237,37 @@ def test_fp32_newton_schulz_switch():
     with fp32_newton_schulz():
         assert x.bfloat16().dtype == torch.float32
     assert x.bfloat16().dtype == torch.bfloat16
+
+
+def test_split_modules_of_a_late_log():
+    code = "import os\nX = 1\n" + "-" * 40 + "\n# triton_kernels.py\n" + "-" * 40 + "\ndef k(): pass\n"
+    mods = source_mod.split_modules(code)
+    assert mods == {"main": "import os\nX = 1\n", "triton_kernels.py": "def k(): pass\n"}
+    assert source_mod.split_modules("a = 1\n") == {"main": "a = 1\n"}
+
+
+def test_cpu_tensor_stand_ins():
+    import torch
+
+    from ref.data import cpu_tensors
+
+    with cpu_tensors():
+        t = torch.empty(4, dtype=torch.uint16, pin_memory=True)
+        t2 = torch.empty_like(t, pin_memory=True)
+        x = torch.arange(3).to(device="cuda", dtype=torch.int32, non_blocking=True)
+        assert x.device.type == "cpu" and x.dtype == torch.int32 and x.cuda() is x
+        assert torch.arange(2).to("cuda:3").device.type == "cpu" and t2.shape == (4,)
+    assert torch.Tensor.to is torch.Tensor.to and torch.arange(2).to(torch.float64).dtype == torch.float64
+
+
+def test_only_some_definitions_tolerates_missing_imports():
+    src = "import triton_that_does_not_exist as triton\ndef keep(): return 1\n@triton.jit\ndef kernel(): pass\n"
+    module = execute(src, "<x>", {}, only={"keep"})
+    assert module.keep() == 1 and not hasattr(module, "kernel")
+    with pytest.raises(ImportError, match="not available on this machine"):
+        module.triton.jit
+
+
+def test_records_beyond_the_zoo_have_no_model_driver_yet():
+    with pytest.raises(NotImplementedError, match="parity.loaders"):
+        ref.load(29, "/nonexistent")
