@@ -160,6 +160,22 @@ class OptimizerRecipe:
 
 
 @dataclass(frozen=True)
+class StrideData:
+    """Contiguous per-rank windows (`train.data.loaders.StrideLoader`), llm.c and #2-#17.
+
+    `switch`: "ge" (llm.c, #2-#14) or "ge_plus_1" (#15-#17), see `StrideSwitch`.
+    `first_batch_twice`: #4-#11 prefetch a batch, then reset the loader before the loop, so
+    steps 0 and 1 both train on the first batch.
+    """
+
+    switch: str = "ge"
+    first_batch_twice: bool = False
+
+
+DataSpec = StrideData
+
+
+@dataclass(frozen=True)
 class Training:
     """Batch geometry and run length as upstream ran it on 8 GPUs.
 
@@ -174,6 +190,7 @@ class Training:
     val_every: int
     val_tokens: int = 10_485_760
     world: int = 8
+    data: DataSpec = StrideData()
 
 
 @dataclass(frozen=True)
@@ -198,6 +215,7 @@ __all__ = [
     "OptimizerRecipe",
     "OrthogonalNesterov",
     "Select",
+    "StrideData",
     "Training",
     "Trapezoid",
     "Upstream",

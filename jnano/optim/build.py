@@ -18,7 +18,7 @@ def _lr(base: float, schedule: hp.Schedule):
     return lambda count: base * multiplier(schedule, count)
 
 
-def _rule(rule: hp.Rule, schedule: hp.Schedule) -> optax.GradientTransformation:
+def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.GradientTransformation:
     lr = optax.scale_by_learning_rate(_lr(rule.lr, schedule))
     if isinstance(rule, hp.AdamW):
         b1, b2 = rule.betas
@@ -27,9 +27,10 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule) -> optax.GradientTransformation:
             parts.append(optax.add_decayed_weights(rule.weight_decay))
         return optax.chain(*parts, lr)
     if isinstance(rule, hp.OrthogonalNesterov):
-        return optax.chain(orthogonal_nesterov(rule.momentum, rule.ns_steps, jnp.dtype(rule.ns_dtype)), lr)
+        direction = orthogonal_nesterov(rule.momentum, rule.ns_steps, jnp.dtype(rule.ns_dtype), stack_sharding)
+        return optax.chain(direction, lr)
     if isinstance(rule, hp.Muon):
-        direction = muon(rule.momentum, rule.nesterov, rule.ns_steps, jnp.dtype(rule.ns_dtype))
+        direction = muon(rule.momentum, rule.nesterov, rule.ns_steps, jnp.dtype(rule.ns_dtype), stack_sharding)
         return optax.chain(direction, lr)
     raise TypeError(f"unknown optimizer rule {rule!r}")
 
@@ -49,15 +50,16 @@ def param_labels(recipe: hp.OptimizerRecipe, params) -> object:
     )
 
 
-def build_optimizer(recipe: hp.OptimizerRecipe, model: eqx.Module) -> optax.GradientTransformation:
+def build_optimizer(recipe: hp.OptimizerRecipe, model: eqx.Module, stack_sharding=None) -> optax.GradientTransformation:
     """`recipe` as an optax transformation over `eqx.filter(model, eqx.is_array)`.
 
     The step count inside the state is the record's step index: the schedule at count 0 is the
-    lr of upstream's step 0.
+    lr of upstream's step 0. `stack_sharding(shape)` (optional) places the stacks of same-shape
+    matrices that Newton-Schulz orthogonalises (`jnano.optim.muon.orthogonalize`).
     """
     params = eqx.filter(model, eqx.is_array)
     labels = param_labels(recipe, params)
-    rules = {g.name: _rule(g.rule, recipe.schedule) for g in recipe.groups}
+    rules = {g.name: _rule(g.rule, recipe.schedule, stack_sharding) for g in recipe.groups}
     used = set(jax.tree.leaves(labels))
     rules = {name: tx for name, tx in rules.items() if name in used}
     return optax.chain(

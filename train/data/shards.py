@@ -80,7 +80,7 @@ def write_shard(path: os.PathLike | str, tokens) -> Path:
         raise ValueError(f"token ids must lie in [0, 65536) for uint16 shards: got {tokens.min()}..{tokens.max()}")
     header = np.zeros(HEADER_INTS, dtype="<i4")
     header[:3] = (MAGIC, VERSION, tokens.size)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(path.parent, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         f.write(header.tobytes())

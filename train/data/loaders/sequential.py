@@ -51,7 +51,7 @@ def sequential_batches(files: Sequence[os.PathLike | str], batch_size: int, worl
     shards = ShardSequence(files, wrap=False)
     tokens, pos = shards.next(), 0
     while True:
-        if pos + batch_size + 1 >= len(tokens):
+        if len(tokens) <= pos + batch_size + 1:  # not enough left for every rank's window + 1
             tokens, pos = shards.next(), 0
         yield _split([tokens[pos + r * local:][:local + 1] for r in range(world)])
         pos += batch_size

@@ -1,0 +1,110 @@
+"""Run presets: the record as upstream ran it, or shrunk so a laptop CPU finishes in minutes."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from jnano import hparams as hp
+from jnano.records import Record
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What a preset changes: model shape overrides and the batch/run geometry.
+
+    The optimizer, its hyperparameters and the loader era stay the record's; the schedule is
+    rescaled to the new number of steps (warmup/warmdown keep their fraction of the run).
+    """
+
+    name: str
+    description: str
+    model: dict
+    seq_len: int | None = None
+    device_batch: int | None = None  # sequences per rank
+    steps: int | None = None
+    val_every: int | None = None
+    val_steps: int | None = None  # validation batches (of world * device_batch * seq_len tokens)
+    sample_data: bool = False  # train on the shipped Shakespeare sample
+
+
+PRESETS = {
+    "record": Preset("record", "the record's own shapes, batch, steps and validation", {}),
+    "smoke": Preset(
+        "smoke", "4 layers x 128 wide, 16 x 128-token sequences a step, 150 steps on the shipped "
+        "Shakespeare sample: a few minutes on a laptop CPU",
+        dict(n_layer=4, n_embd=128, n_head=4), seq_len=128, device_batch=2, steps=150, val_every=50,
+        val_steps=4, sample_data=True),
+}
+
+
+def rescale_schedule(schedule: hp.Schedule, steps: int) -> hp.Schedule:
+    """The record's schedule stretched to `steps`: phase lengths keep their fraction."""
+    n = schedule.num_iterations
+    scale = lambda k: round(k * steps / n)  # noqa: E731
+    if isinstance(schedule, hp.CosineWithWarmup):
+        return dataclasses.replace(schedule, warmup=scale(schedule.warmup), num_iterations=steps)
+    if isinstance(schedule, hp.Trapezoid):
+        return dataclasses.replace(schedule, warmup=scale(schedule.warmup), warmdown=max(1, scale(schedule.warmdown)),
+                                   num_iterations=steps)
+    raise TypeError(f"cannot rescale schedule {schedule!r}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run needs, resolved from record + preset + command-line overrides."""
+
+    record: Record
+    preset: Preset
+    model: dict  # Config overrides
+    training: hp.Training
+    optimizer: hp.OptimizerRecipe
+    val_steps: int
+
+    @property
+    def local_tokens(self) -> int:
+        """Tokens per rank per step (upstream: per GPU)."""
+        return self.training.device_batch * self.training.seq_len
+
+    @property
+    def batch_sequences(self) -> int:
+        return self.training.world * self.training.device_batch
+
+
+def make_plan(record: Record, preset: str = "record", steps: int | None = None, val_every: int | None = None,
+              val_tokens: int | None = None) -> Plan:
+    if preset not in PRESETS:
+        raise KeyError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+    p = PRESETS[preset]
+    t = record.training
+    seq_len = p.seq_len or t.seq_len
+    device_batch = p.device_batch or t.device_batch
+    num_steps = steps or p.steps or t.num_iterations
+    training = dataclasses.replace(
+        t, seq_len=seq_len, device_batch=device_batch, batch_tokens=t.world * device_batch * seq_len,
+        num_iterations=num_steps, val_every=val_every if val_every is not None else (p.val_every or t.val_every),
+    )
+    local = device_batch * seq_len
+    if val_tokens is not None:
+        if val_tokens % (t.world * local):
+            raise ValueError(f"--val-tokens must be a multiple of {t.world * local} (ranks x tokens per rank)")
+        val_steps = val_tokens // (t.world * local)
+    elif p.val_steps is not None:
+        val_steps = p.val_steps
+    else:
+        val_steps = t.val_tokens // (t.world * local)
+    optimizer = record.optimizer
+    if num_steps != optimizer.schedule.num_iterations:
+        optimizer = optimizer.with_schedule(rescale_schedule(optimizer.schedule, num_steps))
+    model = dict(p.model)
+    if "block_size" in _config_fields(record) and seq_len > record.model.get("block_size", seq_len):
+        raise ValueError(f"seq_len {seq_len} exceeds record {record.id}'s block_size")
+    if "block_size" in _config_fields(record) and p.model:
+        model.setdefault("block_size", seq_len)
+    return Plan(record, p, model, training, optimizer, val_steps)
+
+
+def _config_fields(record: Record) -> set[str]:
+    from jnano.stages import get_stage
+
+    return {f.name for f in dataclasses.fields(get_stage(record.stage).Config)}

@@ -1,0 +1,84 @@
+"""A record's training and validation data as global batches (every rank of the record run,
+stacked), from the loader of its era."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from jnano import hparams as hp
+from train.data.loaders import StrideLoader, StrideSwitch, validation_batches
+from train.data.sample import SAMPLE_DIR
+from train.data.shards import shard_files
+
+FINEWEB_HELP = """\
+no training data: {reason}.
+  FineWeb (what the records train on):  python -m train.data fineweb --train-shards 9 --dir data/fineweb10B
+                                        then: --data data/fineweb10B
+  your own text:                        python -m train.data prepare --input FILE --out DIR, then --data DIR
+  or try the smoke run on the shipped Shakespeare sample:  python -m train --preset smoke"""
+
+
+class DataMissing(FileNotFoundError):
+    pass
+
+
+def locate(data: Path | None, use_sample: bool) -> tuple[list[Path], Path]:
+    """(train shards, val shard) of `data` (or of the shipped sample)."""
+    directory = SAMPLE_DIR if data is None and use_sample else data
+    if directory is None:
+        raise DataMissing(FINEWEB_HELP.format(reason="pass --data DIR"))
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataMissing(FINEWEB_HELP.format(reason=f"{directory} is not a directory"))
+    train, val = shard_files(directory, "train"), shard_files(directory, "val")
+    if not train or not val:
+        missing = "no *_train_*.bin" if not train else "no *_val_*.bin"
+        raise DataMissing(FINEWEB_HELP.format(reason=f"{directory} has {missing} shards"))
+    return train, val[0]
+
+
+class TrainStream:
+    """Global batches `(inputs, targets)`, each (world * device_batch, seq_len) int32, in the
+    order the record's 8 GPUs consumed them. `position` counts batches handed out, so a resumed
+    run replays the loader to where it stopped (`skip`)."""
+
+    def __init__(self, training: hp.Training, files: list[Path]):
+        spec = training.data
+        if not isinstance(spec, hp.StrideData):
+            raise NotImplementedError(f"no training stream for data spec {spec!r} yet")
+        self.training = training
+        local = training.device_batch * training.seq_len
+        switch = {"ge": StrideSwitch.GE, "ge_plus_1": StrideSwitch.GE_PLUS_1}[spec.switch]
+        self.loader = StrideLoader(files, local, training.world, switch)
+        self.first_batch_twice = spec.first_batch_twice
+        self._first = None
+        self.position = 0
+
+    def _read(self) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self.loader.next_batch()
+        shape = (self.training.world * self.training.device_batch, self.training.seq_len)
+        return x.reshape(shape), y.reshape(shape)
+
+    def next(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.first_batch_twice and self.position == 0:
+            self._first = self._read()
+            self.loader.reset()  # #4-#11: the prefetched batch, then a reset before the loop
+            batch = self._first
+        else:
+            batch = self._read()
+        self.position += 1
+        return batch
+
+    def skip(self, n: int) -> None:
+        for _ in range(n):
+            self.next()
+
+
+def validation(training: hp.Training, val_file: Path, steps: int):
+    """The val batches as (inputs, targets) pairs, each (world * device_batch, seq_len)."""
+    local = training.device_batch * training.seq_len
+    shape = (training.world * training.device_batch, training.seq_len)
+    for b in validation_batches(val_file, local, training.world, steps):
+        yield b.inputs.reshape(shape), b.targets.reshape(shape)
