@@ -87,10 +87,15 @@ class OrthogonalNesterov:
 
 @dataclass(frozen=True)
 class Muon:
-    """Record #4's Muon: Nesterov momentum, NS5 in bf16, QKV split, `sqrt(max(rows, cols))` scale.
+    """Muon (MomentUm Orthogonalized by Newton-Schulz) as records #4-#37 run it.
 
-    A gradient with rows == 3*cols (the fused `c_attn`) is split into three square blocks, each
-    orthogonalised separately and scaled by `sqrt(cols)`.
+    Nesterov momentum, then Newton-Schulz (`ns_*`, see `jnano.optim.newton_schulz5`) of each
+    matrix, scaled, times the lr. `qkv_split`: a matrix with rows == 3*cols (#4's fused QKV) is
+    orthogonalised as three square blocks scaled by sqrt(cols). `scale`: "max_dim" =
+    sqrt(max(rows, cols)) (#4-#7) or "max1_ratio" = sqrt(max(1, rows/cols)) (#8 on).
+    `update_dtype`: the dtype the scaled update is rounded to before the lr multiply (#6 on
+    gather it in a bf16 buffer). `momentum_warmup` = (start, end, steps): the momentum goes
+    linearly from start to end over the first `steps` steps (#9 on).
     """
 
     lr: float
@@ -98,6 +103,12 @@ class Muon:
     nesterov: bool = True
     ns_steps: int = 5
     ns_dtype: str = "bfloat16"
+    ns_normalize: str = "input"
+    ns_form: str = "record3"
+    qkv_split: bool = True
+    scale: str = "max_dim"
+    update_dtype: str | None = None
+    momentum_warmup: tuple[float, float, int] | None = None
 
 
 Rule = AdamW | OrthogonalNesterov | Muon

@@ -45,8 +45,13 @@ def short_schedule(schedule: hp.Schedule) -> hp.Schedule:
 
 
 def recipe(record: str, ns_dtype: str) -> hp.OptimizerRecipe:
+    """The record's optimizer on the short schedule, Newton-Schulz (and the buffer its updates
+    are gathered in, #6 on) in `ns_dtype`: float32 for fp32 parity, bfloat16 as recorded."""
     r = records.get(record).optimizer
-    return r.with_schedule(short_schedule(r.schedule)).with_rules(ns_dtype=ns_dtype)
+    r = r.with_schedule(short_schedule(r.schedule)).with_rules(ns_dtype=ns_dtype)
+    groups = tuple(dataclasses.replace(g, rule=dataclasses.replace(g.rule, update_dtype=ns_dtype))
+                   if getattr(g.rule, "update_dtype", None) else g for g in r.groups)
+    return dataclasses.replace(r, groups=groups)
 
 
 def _adam_rule(rec: hp.OptimizerRecipe, group: str | None = None) -> hp.AdamW:
@@ -58,6 +63,10 @@ def upstream_args(record: str, rec: hp.OptimizerRecipe) -> SimpleNamespace:
     """Our record table written in upstream's argument names, for the upstream driver."""
     family = entry_for(record).family
     s = rec.schedule
+    if family == "toplevel":
+        # upstream's own Hyperparameters() and optimizer lines supply every number; only the
+        # schedule's length is shortened (the driver replaces these fields)
+        return SimpleNamespace(num_iterations=s.num_iterations, warmup_iters=s.warmup, warmdown_iters=s.warmdown)
     if family == "llmc":
         decay = _adam_rule(rec, "decay")
         clip = next(t for t in rec.grad_transforms if isinstance(t, hp.ClipGlobalNorm))
@@ -73,8 +82,6 @@ def upstream_args(record: str, rec: hp.OptimizerRecipe) -> SimpleNamespace:
         return SimpleNamespace(**common, weight_decay=adam.weight_decay)
     if family == "train_gpt2_orthogonal_nesterov":
         return SimpleNamespace(**common, weight_decay=adam.weight_decay, accumulation=1)
-    if family == "record_muon":
-        return SimpleNamespace(**common, weight_decay=adam.weight_decay)
     raise KeyError(f"no argument translation for upstream family {family!r}")
 
 
@@ -89,9 +96,10 @@ def table_args(record: str) -> dict:
     if family == "train_gpt2_orthogonal_nesterov":
         # #3's configure_optimizers takes weight_decay (run.sh: 0.1) but hands AdamW 0: unused
         del out["weight_decay"]
-    if family == "record_muon":
+    if family == "toplevel":
+        adams = [g.rule for g in rec.optimizer.groups if isinstance(g.rule, hp.AdamW)]
         out.update(batch_size=t.batch_tokens // t.seq_len, device_batch_size=t.device_batch,
-                   val_tokens=t.val_tokens)
+                   val_tokens=t.val_tokens, learning_rate=adams[0].lr, weight_decay=adams[0].weight_decay)
     else:
         out.update(batch_size=t.device_batch, total_batch_size=t.batch_tokens)
     return out

@@ -32,7 +32,7 @@ def _tree_from_names(model, values: dict[str, np.ndarray]):
 
 
 def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.OptimizerRecipe,
-                synthetic: list[dict[str, np.ndarray]]) -> Results:
+                synthetic: list[dict[str, np.ndarray]], trajectory: bool = True) -> Results:
     def _loss_fn(model, x, y):  # local: equinox caches traces per function object
         return model.loss(x, y)
 
@@ -64,6 +64,8 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
             out[f"update{step}/{n}"] = np.asarray(p, np.float64) - np.asarray(before[n], np.float64)
             out[f"ulp/update{step}/{n}"] = np.float64(np.linalg.norm(np.spacing(np.asarray(p, np.float32))))
 
+    if not trajectory:
+        return out
     model, state = model0, opt.init(eqx.filter(model0, eqx.is_array))
     losses = []
     for x, y in batches:
@@ -75,7 +77,7 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
 
 
 def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_ns: bool,
-                  synthetic: list[dict[str, np.ndarray]]) -> Results:
+                  synthetic: list[dict[str, np.ndarray]], trajectory: bool = True) -> Results:
     import torch
 
     torch.manual_seed(0)
@@ -123,6 +125,8 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
         for n, p in snapshot(params).items():
             out[f"update{step}/{n}"] = p - before[n]
 
+    if not trajectory:
+        return out
     model = fresh_model()
     opt = reference.build_optimizer(model, args)
     losses = [

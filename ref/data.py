@@ -18,6 +18,7 @@ import torch
 
 from ref.extract import execute
 from ref.manifest import Entry, entry_for
+from ref.shims import DistStub
 from ref.source import Source, locate
 
 # What a record's data pipeline is made of, across all eras (history.md §6, loaders research).
@@ -26,22 +27,6 @@ LOADER_NAMES = {
     "find_batch_starts", "BOSFinder", "DataPreloader", "Shard", "get_bigram_hash", "next_multiple_of_n",
     "BOS_ID", "TRAIN_MAX_NUM_DOCS", "Hyperparameters", "args", "print0",
 }
-
-
-class DistStub:
-    """`torch.distributed` as a loader sees it: one rank of `world_size`, chosen by `as_rank`."""
-
-    def __init__(self, world_size: int):
-        self.world_size, self.rank = world_size, 0
-
-    def get_rank(self) -> int:
-        return self.rank
-
-    def get_world_size(self) -> int:
-        return self.world_size
-
-    def is_initialized(self) -> bool:
-        return True
 
 
 def _on_cpu(device):

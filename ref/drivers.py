@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import torch
 
-from ref.shims import fp32_newton_schulz, quiet
+from ref import toplevel
+from ref.shims import DistStub, FunctionalProxy, TorchProxy, fp32_newton_schulz, quiet, single_process
 
 
 class Driver:
@@ -130,27 +132,67 @@ class TrainGpt2OrthogonalNesterovDriver(Driver):
         opt.zero_grad()
 
 
-class RecordMuonDriver(Driver):
-    """Record #4 (2024-10-10_Muon log): the top level builds AdamW(lm_head) + Muon(h) with
-    LambdaLR(get_lr) each; the loop steps each optimizer then its scheduler."""
+class TopLevelDriver(Driver):
+    """Records #4-#11: upstream builds its optimizers, schedulers and per-step adjustments at
+    module level. The driver executes those very statements (`ref.toplevel`) with the model
+    bound to `raw_model`, one process standing for the 8 ranks (world size 1: the Muon of #6+
+    hands matrix i to rank i % world). Forward: whatever the model returns, the logits are read
+    at the `F.cross_entropy` call."""
 
-    family = "record_muon"
+    family = "toplevel"
+
+    def __init__(self, module: ModuleType):
+        super().__init__(module)
+        source = module.__source__
+        self.setup = compile(toplevel.optimizer_setup(source), module.__file__, "exec")
+        self.hooks = compile(toplevel.step_hooks(source), module.__file__, "exec")
+        self.m.dist = DistStub(world_size=1)
+        self.torch_proxy = TorchProxy(torch)
+        self.m.torch = self.torch_proxy
+
+    def forward(self, model, idx, targets):
+        captured = {}
+        real = torch.nn.functional.cross_entropy
+
+        def capture(logits, *args, **kwargs):
+            captured["logits"] = logits
+            return real(logits, *args, **kwargs)
+
+        self.m.F = FunctionalProxy(capture)
+        try:
+            out = model(idx, targets)
+        finally:
+            self.m.F = torch.nn.functional
+        loss = out[1] if isinstance(out, tuple) else out
+        return captured["logits"].view(*idx.shape, -1), loss
 
     def build_optimizer(self, model, args):
-        self._set_args(args)
-        head = list(model.lm_head.parameters())
-        adam = torch.optim.AdamW(head, args.learning_rate, (0.9, 0.95), weight_decay=args.weight_decay, fused=True)
-        muon = self.m.Muon(model.transformer.h.parameters(), lr=0.1 * args.learning_rate, momentum=0.95)
-        optimizers = [adam, muon]
-        schedulers = [torch.optim.lr_scheduler.LambdaLR(o, self.m.get_lr) for o in optimizers]
-        return SimpleNamespace(optimizers=optimizers, schedulers=schedulers)
+        """`args`: schedule fields (num_iterations, warmup_iters, warmdown_iters) that replace
+        those of the record's own `Hyperparameters()` (parity shortens the schedule)."""
+        self._set_args(dataclasses.replace(self.m.Hyperparameters(), **vars(args)))
+        ns = self.m.__dict__
+        ns.update(raw_model=model, ddp_rank=0, ddp_world_size=1)
+        with single_process():
+            exec(self.setup, ns)
+        return SimpleNamespace(optimizers=ns["optimizers"], schedulers=ns.get("schedulers", []))
+
+    def train_step(self, model, opt, idx, targets, step, fp32_ns=False):
+        out = model(idx, targets)
+        loss = out[1] if isinstance(out, tuple) else out
+        loss.backward()  # one micro-batch per step: upstream's `p.grad /= 1` is the identity
+        self.apply_gradients(model, opt, step, fp32_ns)
+        return loss.item()
 
     def apply_gradients(self, model, opt, step, fp32_ns=False):
-        # one micro-batch per step: upstream's `p.grad /= train_accumulation_steps` divides by 1
-        with self._ns(fp32_ns):
-            for o, sched in zip(opt.optimizers, opt.schedulers):
+        ns = self.m.__dict__
+        ns["step"] = step
+        exec(self.hooks, ns)
+        self.torch_proxy.buffer_dtype = torch.float32 if fp32_ns else None
+        with self._ns(fp32_ns), single_process():
+            for o, sched in itertools.zip_longest(opt.optimizers, opt.schedulers):
                 o.step()
-                sched.step()
+                if sched is not None:
+                    sched.step()
         model.zero_grad()
 
     def declared_args(self) -> dict[str, Any]:
@@ -158,4 +200,4 @@ class RecordMuonDriver(Driver):
         return dataclasses.asdict(self.m.Hyperparameters())
 
 
-DRIVERS = {d.family: d for d in (LlmcDriver, TrainGpt2AdamWDriver, TrainGpt2OrthogonalNesterovDriver, RecordMuonDriver)}
+DRIVERS = {d.family: d for d in (LlmcDriver, TrainGpt2AdamWDriver, TrainGpt2OrthogonalNesterovDriver, TopLevelDriver)}

@@ -164,6 +164,7 @@ def execute(source: str, filename: str, namespace: dict[str, Any], only: set[str
     module.__dict__["__file__"] = filename
     module.__dict__["__builtins__"] = builtins
     module.__dict__["__extracted__"] = extracted
+    module.__dict__["__source__"] = source
     for stmt in extracted.module.body:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))

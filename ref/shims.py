@@ -74,3 +74,77 @@ def quiet() -> Iterator[None]:
     """Swallow upstream's progress prints (llm.c's configure_optimizers prints group sizes)."""
     with contextlib.redirect_stdout(io.StringIO()):
         yield
+
+
+class DistStub:
+    """`torch.distributed` for one process playing every rank: rank 0 of `world_size`, and
+    collectives that leave tensors as they are (a sum over one process)."""
+
+    class ReduceOp:
+        SUM, AVG, MAX = "sum", "avg", "max"
+
+    def __init__(self, world_size: int = 1, rank: int = 0):
+        self.world_size, self.rank = world_size, rank
+
+    def get_rank(self) -> int:
+        return self.rank
+
+    def get_world_size(self) -> int:
+        return self.world_size
+
+    def is_initialized(self) -> bool:
+        return True
+
+    def all_reduce(self, tensor, op=None, async_op=False):
+        if self.world_size != 1:
+            raise RuntimeError("DistStub only stands in for a single process (world size 1)")
+        return None
+
+
+class TorchProxy:
+    """The `torch` module as upstream optimizers see it on a CPU: `torch.zeros(..., device='cuda')`
+    (the flat update buffer of #6+ Muon) is made on the CPU, in `buffer_dtype` when set (fp32
+    parity: the bf16 buffer becomes fp32). Everything else is torch itself."""
+
+    def __init__(self, real):
+        self._real = real
+        self.buffer_dtype = None
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def zeros(self, *size, device=None, dtype=None, **kwargs):
+        if device is not None and "cuda" in str(device):
+            device = None
+            if self.buffer_dtype is not None and dtype is not None and dtype.is_floating_point:
+                dtype = self.buffer_dtype
+        return self._real.zeros(*size, device=device, dtype=dtype, **kwargs)
+
+
+class FunctionalProxy:
+    """`torch.nn.functional` with `cross_entropy` replaced (to read the logits it is given)."""
+
+    def __init__(self, cross_entropy):
+        self.cross_entropy = cross_entropy
+
+    def __getattr__(self, name):
+        import torch.nn.functional as F
+
+        return getattr(F, name)
+
+
+@contextlib.contextmanager
+def single_process() -> Iterator[None]:
+    """RANK=0, WORLD_SIZE=1 in the environment (#8+ Muon reads them in `step`)."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE")}
+    os.environ["RANK"], os.environ["WORLD_SIZE"] = "0", "1"
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -111,7 +111,7 @@ def test_newton_schulz_equals_eager_torch_formula_in_bf16():
 def test_record4_direction_splits_qkv_and_scales():
     g = jnp.asarray(rng.standard_normal((96, 32)), jnp.float32)  # rows = 3 x cols
     out = np.asarray(muon_record4_direction(g, 5, jnp.float32))
-    blocks = [np.asarray(newton_schulz5(b, dtype=jnp.float32)) for b in jnp.split(g, 3)]
+    blocks = [np.asarray(newton_schulz5(b, dtype=jnp.float32)) for b in jnp.split(g, 3)]  # noqa: E501
     np.testing.assert_allclose(out, np.concatenate(blocks) * math.sqrt(32), rtol=1e-6)
     h = jnp.asarray(rng.standard_normal((64, 32)), jnp.float32)  # not QKV: whole, sqrt(max)
     np.testing.assert_allclose(np.asarray(muon_record4_direction(h, 5, jnp.float32)),

@@ -22,8 +22,11 @@ PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "GH200": 989e12}
 
 
 def flops_per_token(model: eqx.Module, seq_len: int) -> float:
-    matmul = sum(int(np.prod(p.shape)) for name, p in named_parameters(model).items()
-                 if p.ndim >= 2 and not any(fnmatch.fnmatchcase(name, g) for g in LOOKUP_ONLY))
+    params = named_parameters(model)
+    # an embedding with its own head (#8 on) is a lookup; a tied one is counted once, as the head
+    lookups = LOOKUP_ONLY + (("*.wte.weight",) if "lm_head.weight" in params else ())
+    matmul = sum(int(np.prod(p.shape)) for name, p in params.items()
+                 if p.ndim >= 2 and not any(fnmatch.fnmatchcase(name, g) for g in lookups))
     c = model.config
     return 6.0 * matmul + 12.0 * c.n_layer * seq_len * c.n_embd
 

@@ -26,11 +26,13 @@ DATA, MODEL = "data", "model"
 PARAM_RULES: tuple[tuple[str, P], ...] = (
     ("*.attn.c_attn.weight", P(MODEL, DATA)),  # column parallel: q, k, v outputs over heads
     ("*.attn.c_attn.bias", P(MODEL)),
+    ("*.attn.c_[qkv].weight", P(MODEL, DATA)),
     ("*.mlp.c_fc.weight", P(MODEL, DATA)),  # column parallel: hidden units
     ("*.mlp.c_fc.bias", P(MODEL)),
     ("*.attn.c_proj.weight", P(DATA, MODEL)),  # row parallel: reduces over heads
     ("*.mlp.c_proj.weight", P(DATA, MODEL)),  # row parallel: reduces over hidden units
     ("*.wte.weight", P(DATA, None)),  # vocabulary rows
+    ("lm_head.weight", P(DATA, None)),
     ("*.wpe.weight", P(DATA, None)),
     ("*", P()),  # vectors: replicated
 )

@@ -9,14 +9,18 @@ from jaxtyping import Array, Float, Int
 
 
 class Linear(eqx.Module):
-    """`y = x @ W.T (+ b)` with `W` stored `(out, in)` as `torch.nn.Linear` stores it."""
+    """`y = x @ W.T (+ b)` with `W` stored `(out, in)` as `torch.nn.Linear` stores it.
+
+    The weight is cast to the input's dtype, as record #10's `CastedLinear` does (fp32 master
+    weights used in bf16); for fp32 inputs that is the plain `nn.Linear`.
+    """
 
     weight: Float[Array, "out in"]
     bias: Float[Array, " out"] | None = None
 
     def __call__(self, x: Float[Array, "... in"]) -> Float[Array, "... out"]:
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        y = x @ self.weight.astype(x.dtype).T
+        return y if self.bias is None else y + self.bias.astype(x.dtype)
 
 
 class Embedding(eqx.Module):

@@ -16,11 +16,18 @@ def inverse_frequencies(head_dim: int, base: float = 10000.0) -> np.ndarray:
 
 
 def rotary_cos_sin(
-    seq_len: int, inv_freq: Float[Array, " half"]
+    seq_len: int, inv_freq: Float[Array, " half"], table_dtype=None
 ) -> tuple[Float[Array, "seq half"], Float[Array, "seq half"]]:
-    """fp32 `cos`, `sin` of `outer(positions, inv_freq)` for positions 0..seq_len-1."""
+    """`cos`, `sin` of `outer(positions, inv_freq)` for positions 0..seq_len-1, computed in fp32.
+
+    `table_dtype=bfloat16`: records #5-#13 cache the tables in bf16 (`freqs.cos().bfloat16()`);
+    multiplying fp32 q/k by them promotes back to fp32 math on bf16-rounded values.
+    """
     freqs = jnp.outer(jnp.arange(seq_len, dtype=jnp.float32), jnp.asarray(inv_freq))
-    return jnp.cos(freqs), jnp.sin(freqs)
+    cos, sin = jnp.cos(freqs), jnp.sin(freqs)
+    if table_dtype is not None:
+        cos, sin = cos.astype(table_dtype), sin.astype(table_dtype)
+    return cos, sin
 
 
 def apply_rotary_half_split(
@@ -34,7 +41,9 @@ def apply_rotary_half_split(
     """
     half = x.shape[-1] // 2
     x1, x2 = x[..., :half], x[..., half:]
-    cos, sin = cos[None, :, None, :], sin[None, :, None, :]
+    compute = jnp.promote_types(x.dtype, cos.dtype)  # torch: fp32 x bf16 table -> fp32
+    x1, x2 = x1.astype(compute), x2.astype(compute)
+    cos, sin = cos[None, :, None, :].astype(compute), sin[None, :, None, :].astype(compute)
     y1 = x1 * cos + x2 * sin
     y2 = x1 * (-sin) + x2 * cos
     return jnp.concatenate([y1, y2], axis=-1).astype(x.dtype)

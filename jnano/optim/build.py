@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import optax
 
 from jnano import hparams as hp
-from jnano.optim.muon import muon, orthogonal_nesterov
+from jnano.optim.muon import Orthogonalizer, nesterov_orthogonalized, orthogonal_nesterov
 from jnano.optim.schedules import multiplier
 from jnano.optim.transforms import clip_grad_norm_like_torch, normalize_each
 from jnano.state_dict import path_name
@@ -30,7 +30,10 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
         direction = orthogonal_nesterov(rule.momentum, rule.ns_steps, jnp.dtype(rule.ns_dtype), stack_sharding)
         return optax.chain(direction, lr)
     if isinstance(rule, hp.Muon):
-        direction = muon(rule.momentum, rule.nesterov, rule.ns_steps, jnp.dtype(rule.ns_dtype), stack_sharding)
+        orth = Orthogonalizer(rule.ns_steps, jnp.dtype(rule.ns_dtype), rule.ns_normalize, rule.ns_form,
+                              rule.qkv_split, rule.scale,
+                              jnp.dtype(rule.update_dtype) if rule.update_dtype else None)
+        direction = nesterov_orthogonalized(orth, rule.momentum, rule.nesterov, rule.momentum_warmup, stack_sharding)
         return optax.chain(direction, lr)
     raise TypeError(f"unknown optimizer rule {rule!r}")
 

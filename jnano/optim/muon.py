@@ -1,4 +1,4 @@
-"""Momentum + Newton-Schulz optimizers of records #3 and #4, written as optax transformations.
+"""Momentum + Newton-Schulz optimizers (records #3 on), written as optax transformations.
 
 Each returns the *direction* (before the learning rate); `jnano.optim.build` chains it with the
 record's schedule. Not optax.contrib.muon: that one bias-corrects momentum, runs Newton-Schulz
@@ -13,6 +13,7 @@ its slice of each stack.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import jax
@@ -21,62 +22,85 @@ import optax
 
 from jnano.optim.newton_schulz import newton_schulz5
 
-# A split rule: matrix -> (blocks to orthogonalise, scale, how to reassemble the blocks).
-Split = Callable[[jax.Array], tuple[list[jax.Array], float, Callable[[list[jax.Array]], jax.Array]]]
+
+@dataclass(frozen=True)
+class Orthogonalizer:
+    """How a matrix becomes its update direction: split into blocks, Newton-Schulz each, scale."""
+
+    ns_steps: int = 5
+    ns_dtype: object = jnp.bfloat16
+    normalize: str = "input"
+    form: str = "record3"
+    qkv_split: bool = False
+    scale: str = "one"  # "one" (#3), "max_dim" (#4-#7), "max1_ratio" (#8 on)
+    update_dtype: object = None
+
+    def blocks(self, g: jax.Array) -> tuple[list[jax.Array], float, Callable]:
+        rows, cols = g.shape
+        if self.qkv_split and rows == 3 * cols:
+            return list(jnp.split(g, 3, axis=0)), math.sqrt(cols), lambda b: jnp.concatenate(b, axis=0)
+        factor = {"one": 1.0, "max_dim": math.sqrt(max(rows, cols)),
+                  "max1_ratio": math.sqrt(max(1.0, rows / cols))}[self.scale]
+        return [g], factor, lambda b: b[0]
+
+    def ns(self, m: jax.Array) -> jax.Array:
+        return newton_schulz5(m, self.ns_steps, dtype=self.ns_dtype, normalize=self.normalize, form=self.form)
+
+    def __call__(self, grads: list[jax.Array], stack_sharding=None) -> list[jax.Array]:
+        """Directions of all matrices, same-shape blocks stacked into one batched NS call."""
+        plans = [self.blocks(g) for g in grads]
+        by_shape: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+        for i, (blocks, _, _) in enumerate(plans):
+            for j, b in enumerate(blocks):
+                by_shape.setdefault(b.shape, []).append((i, j))
+        results: dict[tuple[int, int], jax.Array] = {}
+        for members in by_shape.values():
+            stack = jnp.stack([plans[i][0][j] for i, j in members])
+            if stack_sharding is not None:
+                stack = jax.lax.with_sharding_constraint(stack, stack_sharding(stack.shape))
+            out = jax.vmap(self.ns)(stack)
+            for k, key in enumerate(members):
+                results[key] = out[k]
+        outs = []
+        for i, (blocks, factor, assemble) in enumerate(plans):
+            direction = assemble([results[(i, j)] for j in range(len(blocks))]).astype(jnp.float32)
+            if self.update_dtype is not None:  # #6+: `g *= scale` in the buffer's dtype
+                direction = (direction * factor).astype(self.update_dtype).astype(jnp.float32)
+            else:
+                direction = direction * factor
+            outs.append(direction.astype(grads[i].dtype))
+        return outs
 
 
-def whole_matrix(g: jax.Array):
-    """Record #3: the whole matrix (QKV included), no scaling."""
-    return [g], 1.0, lambda blocks: blocks[0]
-
-
-def record4_split(g: jax.Array):
-    """Record #4: a fused QKV gradient (rows == 3*cols) as three square blocks scaled by
-    sqrt(cols); any other matrix whole, scaled by sqrt(max(rows, cols))."""
-    rows, cols = g.shape
-    if rows == 3 * cols:
-        return list(jnp.split(g, 3, axis=0)), math.sqrt(cols), lambda blocks: jnp.concatenate(blocks, axis=0)
-    return [g], math.sqrt(max(rows, cols)), lambda blocks: blocks[0]
-
-
-def orthogonalize(grads: list[jax.Array], split: Split, ns_steps: int, ns_dtype,
-                  stack_sharding: Callable[[tuple[int, ...]], object] | None = None) -> list[jax.Array]:
-    """NS5 of every block of every matrix, same-shape blocks stacked into one batched call."""
-    plans = [split(g) for g in grads]
-    by_shape: dict[tuple[int, ...], list[tuple[int, int]]] = {}
-    for i, (blocks, _, _) in enumerate(plans):
-        for j, b in enumerate(blocks):
-            by_shape.setdefault(b.shape, []).append((i, j))
-    results: dict[tuple[int, int], jax.Array] = {}
-    for shape, members in by_shape.items():
-        stack = jnp.stack([plans[i][0][j] for i, j in members])
-        if stack_sharding is not None:
-            stack = jax.lax.with_sharding_constraint(stack, stack_sharding(stack.shape))
-        out = jax.vmap(lambda m: newton_schulz5(m, ns_steps, dtype=ns_dtype))(stack)
-        for k, key in enumerate(members):
-            results[key] = out[k]
-    return [assemble([results[(i, j)] for j in range(len(blocks))]) * scale
-            for i, (blocks, scale, assemble) in enumerate(plans)]
-
-
-class MomentumState(NamedTuple):
+class MuonState(NamedTuple):
+    count: jax.Array
     momentum_buffer: optax.Updates
 
 
-def _nesterov_ns(momentum: float, nesterov: bool, split: Split, ns_steps: int, ns_dtype,
-                 stack_sharding=None) -> optax.GradientTransformation:
-    """`buf = mu*buf + g; g = g + mu*buf` (Nesterov) then Newton-Schulz per block."""
+def momentum_at(count, momentum: float, warmup: tuple[float, float, int] | None):
+    """#9 on: `frac = min(step / steps, 1); mu = (1 - frac) * start + frac * end`."""
+    if warmup is None:
+        return momentum
+    start, end, steps = warmup
+    frac = jnp.minimum(count.astype(jnp.float32) / steps, 1.0)
+    return (1 - frac) * start + frac * end
+
+
+def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.95, nesterov: bool = True,
+                            momentum_warmup=None, stack_sharding=None) -> optax.GradientTransformation:
+    """`buf = mu*buf + g; g = g + mu*buf` (Nesterov), then the orthogonalized direction."""
 
     def init(params):
-        return MomentumState(jax.tree.map(jnp.zeros_like, params))
+        return MuonState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params))
 
     def update(grads, state, params=None):
         del params
-        buf = jax.tree.map(lambda b, g: b * momentum + g, state.momentum_buffer, grads)
-        eff = jax.tree.map(lambda g, b: g + momentum * b, grads, buf) if nesterov else buf
+        mu = momentum_at(state.count, momentum, momentum_warmup)
+        buf = jax.tree.map(lambda b, g: b * mu + g, state.momentum_buffer, grads)
+        eff = jax.tree.map(lambda g, b: g + mu * b, grads, buf) if nesterov else buf
         leaves, treedef = jax.tree.flatten(eff)
-        out = orthogonalize(leaves, split, ns_steps, ns_dtype, stack_sharding)
-        return jax.tree.unflatten(treedef, out), MomentumState(buf)
+        out = orthogonalizer(leaves, stack_sharding)
+        return jax.tree.unflatten(treedef, out), MuonState(state.count + 1, buf)
 
     return optax.GradientTransformation(init, update)
 
@@ -84,15 +108,9 @@ def _nesterov_ns(momentum: float, nesterov: bool, split: Split, ns_steps: int, n
 def orthogonal_nesterov(momentum: float = 0.95, ns_steps: int = 5, ns_dtype=jnp.bfloat16,
                         stack_sharding=None) -> optax.GradientTransformation:
     """Record #3 `OrthogonalNesterov`: the whole matrix (QKV included) through NS5, no scaling."""
-    return _nesterov_ns(momentum, True, whole_matrix, ns_steps, ns_dtype, stack_sharding)
-
-
-def muon(momentum: float = 0.95, nesterov: bool = True, ns_steps: int = 5, ns_dtype=jnp.bfloat16,
-         stack_sharding=None) -> optax.GradientTransformation:
-    """Record #4 `Muon` (MomentUm Orthogonalized by Newton-schulz)."""
-    return _nesterov_ns(momentum, nesterov, record4_split, ns_steps, ns_dtype, stack_sharding)
+    return nesterov_orthogonalized(Orthogonalizer(ns_steps, ns_dtype), momentum, True, None, stack_sharding)
 
 
 def muon_record4_direction(g: jax.Array, ns_steps: int, ns_dtype) -> jax.Array:
-    """Record #4's direction for one matrix (see `record4_split`)."""
-    return orthogonalize([g], record4_split, ns_steps, ns_dtype)[0]
+    """Record #4's direction for one matrix: QKV split, sqrt(max(rows, cols)) scale."""
+    return Orthogonalizer(ns_steps, ns_dtype, qkv_split=True, scale="max_dim")([g])[0]

@@ -10,10 +10,16 @@ NS5_COEFFS = (3.4445, -4.7750, 2.0315)
 
 
 def newton_schulz5(
-    G: Float[Array, "rows cols"], steps: int = 5, eps: float = 1e-7, dtype=jnp.bfloat16
+    G: Float[Array, "rows cols"], steps: int = 5, eps: float = 1e-7, dtype=jnp.bfloat16,
+    normalize: str = "input", form: str = "record3",
 ) -> Float[Array, "rows cols"]:
-    """Record #3/#4 `zeropower_via_newtonschulz5`: `X = G.bf16() / (||G|| + eps)`, transposed when
-    tall, then `A = X X^T; B = A X; X = a X + b B + (c A) B` (note `c * A @ B` is `(c*A) @ B`).
+    """`zeropower_via_newtonschulz5`, as records #3-#37 compute it.
+
+    normalize: "input" (#3/#4: `X = G.bf16() / (||G|| + eps)`, the norm of G in fp32) or
+    "rounded" (#5 on: `X = G.bf16(); X /= (||X|| + eps)`, the norm of the rounded X, in `dtype`).
+    form: "record3" (`A = X X^T; B = A X; X = a X + b B + (c A) B`; `c * A @ B` is `(c*A) @ B`)
+    or "record11" (#11 on: `A = X X^T; B = b A + (c A) A; X = a X + B X`). Tall matrices are
+    transposed first.
 
     Every operation rounds to `dtype` where torch's eager bf16 kernels round: scalars multiply in
     fp32 (torch's opmath; a JAX weak-typed scalar would first round 3.4445 to bf16's 3.4375),
@@ -33,15 +39,28 @@ def newton_schulz5(
     def add(x, y):
         return (x.astype(f32) + y.astype(f32)).astype(dtype)
 
-    norm = jnp.sqrt(jnp.sum(jnp.square(G.astype(f32))))
-    X = (G.astype(dtype).astype(f32) / (norm + eps)).astype(dtype)
+    if normalize == "input":
+        norm = jnp.sqrt(jnp.sum(jnp.square(G.astype(f32))))
+        X = (G.astype(dtype).astype(f32) / (norm + eps)).astype(dtype)
+    elif normalize == "rounded":
+        X = G.astype(dtype)
+        norm = jnp.sqrt(jnp.sum(jnp.square(X.astype(f32)))).astype(dtype)  # torch: bf16 norm of bf16
+        X = (X.astype(f32) / (norm + jnp.asarray(eps, dtype)).astype(f32)).astype(dtype)
+    else:
+        raise ValueError(f"unknown normalize {normalize!r}")
     tall = G.shape[0] > G.shape[1]
     if tall:
         X = X.T
     for _ in range(steps):
         A = matmul(X, X.T)
-        B = matmul(A, X)
-        X = add(add(scale(a, X), scale(b, B)), matmul(scale(c, A), B))
+        if form == "record3":
+            B = matmul(A, X)
+            X = add(add(scale(a, X), scale(b, B)), matmul(scale(c, A), B))
+        elif form == "record11":
+            B = add(scale(b, A), matmul(scale(c, A), A))
+            X = add(scale(a, X), matmul(B, X))
+        else:
+            raise ValueError(f"unknown form {form!r}")
     if tall:
         X = X.T
     return X.astype(G.dtype)

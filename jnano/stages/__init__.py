@@ -11,6 +11,10 @@ STAGES: dict[str, str] = {
     "s0_llmc": "llm.c GPT-2 baseline (record 1)",
     "s1_rotary": "RoPE, RMSNorm, no biases, tuned AdamW (record 2)",
     "s2_muon": "first Muon: OrthogonalNesterov (3), Muon with QKV split (4)",
+    "s3_modern": "padded vocab, 6x128 heads, QK-norm, ReLU^2, zero-init projections (5-7)",
+    "s4_untied": "untied zero-init head, N(0,1) normed embedding (8)",
+    "s5_shortcuts": "value residual, x0 lambdas, tanh softcap 30 (9-10)",
+    "s6_unet": "U-net skip connections (11)",
 }
 
 

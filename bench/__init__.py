@@ -1,0 +1,1 @@
+"""Benchmarks: the JAX train step against upstream's PyTorch step on the same device."""
