@@ -109,14 +109,14 @@ def inputs(record: str, seed: int, size: str) -> Inputs:
 
 def ours(record: str, inp: Inputs, precision: str) -> sides.Results:
     return sides.jax_results(record, inp.shape, inp.state_dict, inp.batches,
-                             setup.recipe(record, precision), inp.synthetic, trajectory=precision == "float32")
+                             setup.recipe(record, precision), inp.synthetic, model_checks=precision == "float32")
 
 
 def theirs(reference, record: str, inp: Inputs, precision: str) -> sides.Results:
     recipe = setup.recipe(record, precision)
     return sides.torch_results(reference, inp.shape, inp.state_dict, inp.batches,
                                setup.upstream_args(record, recipe), precision == "float32", inp.synthetic,
-                               trajectory=precision == "float32")
+                               model_checks=precision == "float32")
 
 
 def hyperparameter_row(reference, record: str) -> checks.Row | None:

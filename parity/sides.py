@@ -32,17 +32,15 @@ def _tree_from_names(model, values: dict[str, np.ndarray]):
 
 
 def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.OptimizerRecipe,
-                synthetic: list[dict[str, np.ndarray]], trajectory: bool = True) -> Results:
-    def _loss_fn(model, x, y):  # local: equinox caches traces per function object
+                synthetic: list[dict[str, np.ndarray]], model_checks: bool = True) -> Results:
+    """Our results; `model_checks=False`: only the optimizer updates (record-precision runs)."""
+
+    def loss_fn(model, x, y):  # local: equinox caches traces per function object
         return model.loss(x, y)
 
+    logits_fn = jax.jit(lambda m, x: m(x))
+    value_and_grad = eqx.filter_jit(eqx.filter_value_and_grad(loss_fn))
     model0 = jnano.from_state_dict(record, state_dict, **shape)
-    idx, targets = (jnp.asarray(a) for a in batches[0])
-    out: Results = {"logits": np.asarray(jax.jit(lambda m, x: m(x))(model0, idx), np.float64)}
-    loss, grads = eqx.filter_jit(eqx.filter_value_and_grad(_loss_fn))(model0, idx, targets)
-    out["loss"] = np.float64(loss)
-    out.update({f"grad/{n}": np.asarray(g, np.float64) for n, g in named_parameters(grads).items()})
-
     opt = build_optimizer(recipe, model0)
 
     @eqx.filter_jit
@@ -50,12 +48,7 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
         updates, s = opt.update(g, s, eqx.filter(m, eqx.is_array))
         return eqx.apply_updates(m, updates), s
 
-    @eqx.filter_jit
-    def train_step(m, s, x, y):
-        loss, g = eqx.filter_value_and_grad(_loss_fn)(m, x, y)
-        m, s = apply(m, s, g)
-        return m, s, loss
-
+    out: Results = {}
     model, state = model0, opt.init(eqx.filter(model0, eqx.is_array))
     for step, grads_np in enumerate(synthetic):
         before = named_parameters(model)
@@ -63,21 +56,28 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
         for n, p in named_parameters(model).items():
             out[f"update{step}/{n}"] = np.asarray(p, np.float64) - np.asarray(before[n], np.float64)
             out[f"ulp/update{step}/{n}"] = np.float64(np.linalg.norm(np.spacing(np.asarray(p, np.float32))))
-
-    if not trajectory:
+    if not model_checks:
         return out
+
+    idx, targets = (jnp.asarray(a) for a in batches[0])
+    out["logits"] = np.asarray(logits_fn(model0, idx), np.float64)
+    loss, grads = value_and_grad(model0, idx, targets)
+    out["loss"] = np.float64(loss)
+    out.update({f"grad/{n}": np.asarray(g, np.float64) for n, g in named_parameters(grads).items()})
+
     model, state = model0, opt.init(eqx.filter(model0, eqx.is_array))
     losses = []
-    for x, y in batches:
-        model, state, loss = train_step(model, state, jnp.asarray(x), jnp.asarray(y))
+    for x, y in batches:  # the same compiled functions as above: no compile per step
+        loss, grads = value_and_grad(model, jnp.asarray(x), jnp.asarray(y))
+        model, state = apply(model, state, grads)
         losses.append(float(loss))
     out["trajectory"] = np.array(losses)
-    out["final_logits"] = np.asarray(jax.jit(lambda m, x: m(x))(model, idx), np.float64)
+    out["final_logits"] = np.asarray(logits_fn(model, idx), np.float64)
     return out
 
 
 def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_ns: bool,
-                  synthetic: list[dict[str, np.ndarray]], trajectory: bool = True) -> Results:
+                  synthetic: list[dict[str, np.ndarray]], model_checks: bool = True) -> Results:
     import torch
 
     torch.manual_seed(0)
@@ -107,14 +107,6 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
 
     out: Results = {}
     model = fresh_model()
-    idx, targets = (torch.from_numpy(a) for a in batches[0])
-    logits, loss = reference.forward(model, idx, targets)
-    loss.backward()
-    out["logits"] = logits.detach().double().numpy()
-    out["loss"] = np.float64(loss.item())
-    out.update({f"grad/{n}": p.grad.double().numpy() for n, p in canonical(model).items()})
-
-    model = fresh_model()
     params = canonical(model)
     opt = reference.build_optimizer(model, args)
     for step, grads_np in enumerate(synthetic):
@@ -125,8 +117,16 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
         for n, p in snapshot(params).items():
             out[f"update{step}/{n}"] = p - before[n]
 
-    if not trajectory:
+    if not model_checks:
         return out
+    model = fresh_model()
+    idx, targets = (torch.from_numpy(a) for a in batches[0])
+    logits, loss = reference.forward(model, idx, targets)
+    loss.backward()
+    out["logits"] = logits.detach().double().numpy()
+    out["loss"] = np.float64(loss.item())
+    out.update({f"grad/{n}": p.grad.double().numpy() for n, p in canonical(model).items()})
+
     model = fresh_model()
     opt = reference.build_optimizer(model, args)
     losses = [
