@@ -9,7 +9,11 @@ table (`jnano.records`) stays importable anywhere (the reference loader reads it
 from __future__ import annotations
 
 import fnmatch
+import math
 from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
 
 
 # --- learning-rate schedules: multiplier of each group's base lr as a function of the step -----
@@ -31,7 +35,8 @@ class CosineWithWarmup:
 class Trapezoid:
     """Linear warmup `(it+1)/warmup`, constant 1, linear warmdown `(N-it)/warmdown` to 0.
 
-    Records #2-#4 (`train_gpt2.py` get_lr and the #4 LambdaLR).
+    Records #2-#4 (`train_gpt2.py` get_lr and the #4 LambdaLR); #12-#17 with `warmup=0` and
+    warmdown 562 (#12), 640 (#13), 600 (#14-#17).
     """
 
     warmup: int
@@ -39,7 +44,23 @@ class Trapezoid:
     num_iterations: int
 
 
-Schedule = CosineWithWarmup | Trapezoid
+@dataclass(frozen=True)
+class CooldownToFloor:
+    """Constant 1, then a linear cooldown over the last `cooldown_frac` of the run to `floor`.
+
+    With `x = step / num_iterations`: `w = min((1 - x) / cooldown_frac, 1)`, multiplier
+    `w + (1 - w) * floor`. Record #18 (2025-01-04 SoftCap) writes it
+    `t = 1 - it/N; 1 if t >= 0.4 else t / 0.4`, i.e. floor 0. #19 (2025-01-13 Fp8LmHead) to
+    #25 cool down to 10% of the base lr (floor 0.1); #21c-#23 (2025-05-24/25) write it as
+    `1 if x < 1 - cooldown_frac else w + (1 - w) * 0.1`, the same values.
+    """
+
+    num_iterations: int
+    cooldown_frac: float = 0.4
+    floor: float = 0.0
+
+
+Schedule = CosineWithWarmup | Trapezoid | CooldownToFloor
 
 
 # --- per-gradient transforms applied before the optimizer rules ---------------------------------
@@ -67,7 +88,11 @@ GradTransform = ClipGlobalNorm | NormalizeEach
 
 @dataclass(frozen=True)
 class AdamW:
-    """`torch.optim.AdamW` (decoupled decay: `p *= 1 - lr*wd` before the Adam step)."""
+    """`torch.optim.AdamW` (decoupled decay: `p *= 1 - lr*wd` before the Adam step).
+
+    With `weight_decay=0` this is `torch.optim.Adam`, the Adam groups of records #12-#23
+    (betas (0.9, 0.95) in #12, (0.8, 0.95) from #13; eps 1e-8 up to #19, 1e-10 from #20).
+    """
 
     lr: float
     betas: tuple[float, float] = (0.9, 0.95)
@@ -96,6 +121,21 @@ class Muon:
     `update_dtype`: the dtype the scaled update is rounded to before the lr multiply (#6 on
     gather it in a bf16 buffer). `momentum_warmup` = (start, end, steps): the momentum goes
     linearly from start to end over the first `steps` steps (#9 on).
+
+    `momentum_form`: "sum" (#4-#14: `buf = mu*buf + g; g' = g + mu*buf`) or "lerp" (#15
+    2024-12-08 UNetValueEmbedsTweaks on: `buf = lerp(buf, g, 1-mu); g' = lerp(g, buf, mu)`,
+    i.e. `buf = mu*buf + (1-mu)*g; g' = (1-mu)*g + mu*buf`, computed as torch.lerp computes it,
+    with the weights `1-mu` and `mu` evaluated in float64 and rounded to float32 as Python
+    hands them to torch). The lerp form is an exponential moving average, not a rescaling of
+    the sum form while mu warms up.
+
+    Which `update_dtype`: #6-#14 scale the bf16 Newton-Schulz output in a bf16 buffer
+    (`g *= scale` then `updates_flat`), "bfloat16". #15-#25 add the bf16 output with
+    `p.add_(u, alpha=-lr*scale)`, the scale never rounded to bf16: None. (With scales 1 and 2,
+    the only ones these records meet, both give the same values.)
+
+    Parameters with ndim 3 (#20 2025-01-16 Sub3Min on: `qkv_w` of shape (3, d, d)) are orthogonalised
+    slice by slice along axis 0, each slice scaled by its own (rows, cols).
     """
 
     lr: float
@@ -109,9 +149,79 @@ class Muon:
     scale: str = "max_dim"
     update_dtype: str | None = None
     momentum_warmup: tuple[float, float, int] | None = None
+    momentum_form: str = "sum"
 
 
-Rule = AdamW | OrthogonalNesterov | Muon
+@dataclass(frozen=True)
+class DistAdam:
+    """`DistAdam` of records #24 (2025-05-30 noallreduce) and #25: eps outside bias correction.
+
+    Per parameter, at step t = 1, 2, ...: `m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g` (stored
+    in the parameter's dtype, each op rounded to it); `p -= m / (sqrt(v) + eps) * step_size`
+    with `step_size = lr * sqrt(1 - b2^t) / (1 - b1^t)` in float32. torch.optim.Adam instead
+    divides `sqrt(v)` by `sqrt(1 - b2^t)` before adding eps, so the two differ where
+    `sqrt(v)` is near eps (tiny gradients, the first steps). `weight_decay` (0 in both records)
+    is decoupled: `p *= 1 - lr*weight_decay` first. Upstream's per-parameter `lr_mul` is to be
+    folded into `lr` (one group per multiplier).
+    """
+
+    lr: float
+    betas: tuple[float, float] = (0.8, 0.95)
+    eps: float = 1e-10
+    weight_decay: float = 0.0
+
+
+Rule = AdamW | OrthogonalNesterov | Muon | DistAdam
+
+
+# --- FP8 matmul scales (records #19-#25's head; `jnano.nn.fp8` computes with them) ----------------
+
+Convention = Literal["multiply", "divide"]
+
+
+@dataclass(frozen=True)
+class FP8Scales:
+    """The three scales of `nanogpt::mm` and how they are applied.
+
+    convention "multiply" (#19-#21b): fp8 values are `v * s`; `_scaled_mm` gets `1/s`.
+    convention "divide" (#21c-#25): fp8 values are `v / s`; `_scaled_mm` gets `s`.
+    `saturate` picks the e4m3 overflow rule (see `to_e4m3fn`); it does not touch e5m2.
+    """
+
+    x_s: float
+    w_s: float
+    grad_s: float
+    convention: Convention = "multiply"
+    saturate: bool = True
+
+    def __post_init__(self):
+        if self.convention not in ("multiply", "divide"):
+            raise ValueError(f"convention must be 'multiply' or 'divide', got {self.convention!r}")
+        for name in ("x_s", "w_s", "grad_s"):
+            s = getattr(self, name)
+            if not (math.isfinite(s) and s > 0):
+                raise ValueError(f"{name} must be a positive finite float, got {s}")
+
+    def mm_scale(self, s: float) -> np.float32:
+        """The fp32 `scale_a`/`scale_b` tensor upstream passes to `_scaled_mm` for scale s
+        (`new_tensor(1 / s, dtype=float32)` for multiply, `new_tensor(s, dtype=float32)` for divide)."""
+        return np.float32(1.0 / s) if self.convention == "multiply" else np.float32(s)
+
+    def rescale(self, sa: float, sb: float) -> np.float32:
+        """`scale_a * scale_b` in fp32: the factor applied to the fp32 accumulator."""
+        return self.mm_scale(sa) * self.mm_scale(sb)
+
+
+FP8_SCALES_19 = FP8Scales(2.0, 32.0, 2.0**29, "multiply")  # #19, #20
+FP8_SCALES_21 = FP8Scales(2.0, 2.0**9, 2.0**19, "multiply")  # #21, #21b
+
+
+def fp8_scales_21c(model_dim: int = 768) -> FP8Scales:
+    """#21c-#25: `x_s = sqrt(model_dim)/448`, `w_s = 24/448`, `grad_s = 1/448`, divide convention."""
+    return FP8Scales(model_dim**0.5 / 448, 24 / 448, 1 / 448, "divide")
+
+
+FP8_SCALES_21C = fp8_scales_21c(768)
 
 
 @dataclass(frozen=True)
@@ -183,7 +293,19 @@ class StrideData:
     first_batch_twice: bool = False
 
 
-DataSpec = StrideData
+@dataclass(frozen=True)
+class GlobalData:
+    """Record #18: the 8-rank batch moves through a shard as one (`GlobalBatchLoader`), the shard
+    switch checked before the read; files wrap."""
+
+
+@dataclass(frozen=True)
+class SequentialData:
+    """Records #19-#25: `distributed_data_generator` (`sequential_batches`), #18's layout in one
+    pass over the files."""
+
+
+DataSpec = StrideData | GlobalData | SequentialData
 
 
 @dataclass(frozen=True)
@@ -202,6 +324,7 @@ class Training:
     val_tokens: int = 10_485_760
     world: int = 8
     data: DataSpec = StrideData()
+    val_seq_len: int | None = None  # tokens per validation row when it differs (#21 on: 262,144)
 
 
 @dataclass(frozen=True)
@@ -219,15 +342,24 @@ class Upstream:
 __all__ = [
     "AdamW",
     "ClipGlobalNorm",
+    "CooldownToFloor",
     "CosineWithWarmup",
+    "DistAdam",
+    "FP8Scales",
+    "FP8_SCALES_19",
+    "FP8_SCALES_21",
+    "FP8_SCALES_21C",
+    "GlobalData",
     "Group",
     "Muon",
     "NormalizeEach",
     "OptimizerRecipe",
     "OrthogonalNesterov",
     "Select",
+    "SequentialData",
     "StrideData",
     "Training",
     "Trapezoid",
     "Upstream",
+    "fp8_scales_21c",
 ]

@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jnano.optim.newton_schulz import newton_schulz5
@@ -35,13 +36,21 @@ class Orthogonalizer:
     scale: str = "one"  # "one" (#3), "max_dim" (#4-#7), "max1_ratio" (#8 on)
     update_dtype: object = None
 
+    def factor(self, rows: int, cols: int) -> float:
+        return {"one": 1.0, "max_dim": math.sqrt(max(rows, cols)),
+                "max1_ratio": math.sqrt(max(1.0, rows / cols))}[self.scale]
+
     def blocks(self, g: jax.Array) -> tuple[list[jax.Array], float, Callable]:
+        if g.ndim == 3:
+            # #20 on: `qkv_w` (3, d, d). Upstream's batched NS normalises each slice by its own
+            # norm (`X.norm(dim=(-2, -1))`) and scales by size(-2)/size(-1); slice by slice is
+            # the same computation, and the slices join the stacks of same-shape matrices.
+            rows, cols = g.shape[1:]
+            return [g[i] for i in range(g.shape[0])], self.factor(rows, cols), lambda b: jnp.stack(b, axis=0)
         rows, cols = g.shape
         if self.qkv_split and rows == 3 * cols:
             return list(jnp.split(g, 3, axis=0)), math.sqrt(cols), lambda b: jnp.concatenate(b, axis=0)
-        factor = {"one": 1.0, "max_dim": math.sqrt(max(rows, cols)),
-                  "max1_ratio": math.sqrt(max(1.0, rows / cols))}[self.scale]
-        return [g], factor, lambda b: b[0]
+        return [g], self.factor(rows, cols), lambda b: b[0]
 
     def ns(self, m: jax.Array) -> jax.Array:
         return newton_schulz5(m, self.ns_steps, dtype=self.ns_dtype, normalize=self.normalize, form=self.form)
@@ -86,18 +95,66 @@ def momentum_at(count, momentum: float, warmup: tuple[float, float, int] | None)
     return (1 - frac) * start + frac * end
 
 
+def lerp_weights(count, momentum: float, warmup: tuple[float, float, int] | None):
+    """`(1 - mu, mu)` as float32, each rounded from the float64 value upstream's Python computes.
+
+    torch.lerp takes a Python float weight and rounds it to float32, so `buf.lerp_(g, 1 - mu)`
+    sees float32(1 - mu), which is not `1 - float32(mu)` (0.95: 0.05 vs 0.050000012). The warmup
+    `frac = min(step/steps, 1); mu = (1-frac)*start + frac*end` has `steps + 1` values; a float64
+    table of them, indexed by the traced step, gives both weights exactly.
+    """
+    if warmup is None:
+        return np.float32(1.0 - momentum), np.float32(momentum)
+    start, end, steps = warmup
+    frac = np.minimum(np.arange(steps + 1) / steps, 1.0)
+    mu = (1 - frac) * start + frac * end
+    i = jnp.minimum(count, steps)
+    return jnp.asarray((1 - mu).astype(np.float32))[i], jnp.asarray(mu.astype(np.float32))[i]
+
+
+@jax.jit
+def torch_lerp(start: jax.Array, end: jax.Array, weight) -> jax.Array:
+    """`torch.lerp(start, end, weight)` for a scalar weight, bit for bit on float32.
+
+    torch (CPU vector kernel; CUDA, where nvcc contracts the same expression) computes
+    `fma(coeff, end - start, base)` with `(coeff, base) = (w, start)` if |w| < 0.5 else
+    `(w - 1, end)`, in float32 opmath. Under one jit XLA contracts `base + coeff * d` to the same
+    fma (checked against torch.lerp in tests/test_optim_flex.py), hence the jit here: called
+    op by op, the multiply and add would round separately.
+    """
+    f32 = jnp.float32
+    w = jnp.asarray(weight, f32)
+    small = jnp.abs(w) < 0.5
+    a, b = start.astype(f32), end.astype(f32)
+    coeff = jnp.where(small, w, w - 1.0)  # w - 1 is exact for w in [0.5, 2]
+    base = jnp.where(small, a, b)
+    return (base + coeff * (b - a)).astype(start.dtype)
+
+
 def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.95, nesterov: bool = True,
-                            momentum_warmup=None, stack_sharding=None) -> optax.GradientTransformation:
-    """`buf = mu*buf + g; g = g + mu*buf` (Nesterov), then the orthogonalized direction."""
+                            momentum_warmup=None, stack_sharding=None,
+                            momentum_form: str = "sum") -> optax.GradientTransformation:
+    """Nesterov momentum, then the orthogonalized direction.
+
+    momentum_form "sum" (#4-#14): `buf = mu*buf + g; g = g + mu*buf`.
+    "lerp" (#15 on): `buf = lerp(buf, g, 1-mu); g = lerp(g, buf, mu)` (see `torch_lerp`).
+    """
+    if momentum_form not in ("sum", "lerp"):
+        raise ValueError(f"unknown momentum_form {momentum_form!r}")
 
     def init(params):
         return MuonState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params))
 
     def update(grads, state, params=None):
         del params
-        mu = momentum_at(state.count, momentum, momentum_warmup)
-        buf = jax.tree.map(lambda b, g: b * mu + g, state.momentum_buffer, grads)
-        eff = jax.tree.map(lambda g, b: g + mu * b, grads, buf) if nesterov else buf
+        if momentum_form == "lerp":
+            w_grad, w_buf = lerp_weights(state.count, momentum, momentum_warmup)
+            buf = jax.tree.map(lambda b, g: torch_lerp(b, g, w_grad), state.momentum_buffer, grads)
+            eff = jax.tree.map(lambda g, b: torch_lerp(g, b, w_buf), grads, buf) if nesterov else buf
+        else:
+            mu = momentum_at(state.count, momentum, momentum_warmup)
+            buf = jax.tree.map(lambda b, g: b * mu + g, state.momentum_buffer, grads)
+            eff = jax.tree.map(lambda g, b: g + mu * b, grads, buf) if nesterov else buf
         leaves, treedef = jax.tree.flatten(eff)
         out = orthogonalizer(leaves, stack_sharding)
         return jax.tree.unflatten(treedef, out), MuonState(state.count + 1, buf)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jnano.hparams import CosineWithWarmup, Schedule, Trapezoid
+from jnano.hparams import CooldownToFloor, CosineWithWarmup, Schedule, Trapezoid
 
 
 def multiplier(schedule: Schedule, step) -> jnp.ndarray:
@@ -22,4 +22,9 @@ def multiplier(schedule: Schedule, step) -> jnp.ndarray:
         down = (schedule.num_iterations - it) / max(schedule.warmdown, 1)
         flat_until = schedule.num_iterations - schedule.warmdown
         return jnp.where(it < schedule.warmup, warm, jnp.where(it < flat_until, 1.0, down))
+    if isinstance(schedule, CooldownToFloor):
+        # #18-#25; float32 here, float64 upstream (Python floats): they agree to ~1e-7.
+        x = it / schedule.num_iterations
+        w = jnp.minimum((1.0 - x) / schedule.cooldown_frac, 1.0)
+        return w + (1.0 - w) * schedule.floor
     raise TypeError(f"unknown schedule {schedule!r}")

@@ -1,0 +1,407 @@
+"""Optimizer rules and schedules of records #12-#25, against torch re-statements of their formulas.
+
+The torch code here restates the math of the record files in a few ops (lerp momentum, batched
+Newton-Schulz, DistAdam, get_lr); it is not upstream's code.
+"""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+from jnano import hparams as hp
+from jnano.optim import (Orthogonalizer, build_optimizer, dist_adam, lerp_weights, multiplier,
+                         nesterov_orthogonalized, newton_schulz5, torch_lerp)
+
+rng = np.random.default_rng(12)
+
+
+def _f32(*shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+# --- learning-rate schedules ---------------------------------------------------------------------
+
+
+def _get_lr_18(it, n, cooldown_frac=0.4):  # #18: time remaining t, cooldown to 0
+    t = 1 - it / n
+    return 1.0 if t >= cooldown_frac else t / cooldown_frac
+
+
+def _get_lr_19(it, n, cooldown_frac=0.4):  # #19-#21b, #24, #25: min form, floor 0.1
+    w = min((1 - it / n) / cooldown_frac, 1.0)
+    return w * 1.0 + (1 - w) * 0.1
+
+
+def _get_lr_21c(it, n, cooldown_frac=0.4):  # #21c-#23: branch form, floor 0.1
+    x = it / n
+    if x < 1 - cooldown_frac:
+        return 1.0
+    w = (1 - x) / cooldown_frac
+    return w * 1.0 + (1 - w) * 0.1
+
+
+@pytest.mark.parametrize("n", [1393, 1770, 1750, 1390])
+def test_cooldown_to_floor_matches_upstream_get_lr(n):
+    f = jax.jit(lambda s, sched: multiplier(sched, s), static_argnums=1)
+    steps = np.arange(n + 1)
+    zero = np.asarray(jax.vmap(lambda s: multiplier(hp.CooldownToFloor(n, 0.4, 0.0), s))(steps))
+    tenth = np.asarray(jax.vmap(lambda s: multiplier(hp.CooldownToFloor(n, 0.4, 0.1), s))(steps))
+    # #18 asserts t > 0, so it never evaluates it = N; the min form does
+    np.testing.assert_allclose(zero[:n], [_get_lr_18(s, n) for s in range(n)], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(tenth, [_get_lr_19(s, n) for s in range(n + 1)], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(tenth[:n], [_get_lr_21c(s, n) for s in range(n)], rtol=0, atol=1e-6)
+    assert zero[0] == 1.0 and tenth[0] == 1.0 and tenth[n] == pytest.approx(0.1, abs=1e-7)
+    assert float(f(jnp.int32(0), hp.CooldownToFloor(n, 0.4, 0.1))) == 1.0
+
+
+def test_cooldown_to_floor_is_traced_not_recompiled():
+    s = hp.CooldownToFloor(100, 0.4, 0.1)
+    f = jax.jit(lambda t: multiplier(s, t))
+    vals = [float(f(jnp.int32(t))) for t in range(100)]
+    assert f._cache_size() == 1
+    assert vals[59] == 1.0 and vals[60] == pytest.approx(1.0, abs=1e-6) and vals[80] == pytest.approx(0.55, abs=1e-6)
+
+
+@pytest.mark.parametrize("warmdown,n", [(562, 3000), (640, 1750), (600, 1530), (600, 1480)])
+def test_trapezoid_without_warmup_is_get_lr_of_records_12_to_17(warmdown, n):
+    def get_lr(it):  # #12-#17 with warmup_iters = 0
+        return 1.0 if it < n - warmdown else (n - it) / warmdown
+
+    got = np.asarray(jax.vmap(lambda s: multiplier(hp.Trapezoid(0, warmdown, n), s))(np.arange(n + 1)))
+    np.testing.assert_allclose(got, [get_lr(s) for s in range(n + 1)], rtol=0, atol=1e-6)
+
+
+# --- lerp momentum (#15 on) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weight", [0.05, 0.15, 0.95, 0.85, 0.5, 0.4999, 1 - 0.9, 0.123456])
+def test_torch_lerp_bit_exact(weight):
+    a, b = _f32(64, 48), _f32(64, 48, scale=3.0)
+    expected = torch.lerp(torch.from_numpy(a), torch.from_numpy(b), weight).numpy()
+    ours = np.asarray(torch_lerp(jnp.asarray(a), jnp.asarray(b), np.float32(weight)))
+    np.testing.assert_array_equal(ours, expected)
+    # a traced weight (the momentum warmup) compiles to the same arithmetic
+    traced = jax.jit(lambda x, y, w: torch_lerp(x, y, w))(a, b, jnp.float32(weight))
+    np.testing.assert_array_equal(np.asarray(traced), expected)
+    # and the naive formula is not what torch computes (the fma matters)
+    naive = a + np.float32(weight) * (b - a)
+    assert (naive != expected).any()
+
+
+def test_lerp_weights_are_float32_of_python_float64():
+    warmup = (0.85, 0.95, 300)
+    for step in [*range(0, 310), 1000]:
+        frac = min(step / 300, 1)  # upstream's Python, in float64
+        mu = (1 - frac) * 0.85 + frac * 0.95
+        w_grad, w_buf = lerp_weights(jnp.int32(step), 0.95, warmup)
+        assert np.float32(w_grad) == np.float32(1 - mu) and np.float32(w_buf) == np.float32(mu), step
+    w_grad, w_buf = lerp_weights(jnp.int32(7), 0.95, None)
+    assert w_grad == np.float32(1 - 0.95) and w_buf == np.float32(0.95)
+    assert np.float32(1 - 0.95) != np.float32(1) - np.float32(0.95)  # why the table exists
+
+
+def _identity(leaves, stack_sharding=None):
+    return leaves
+
+
+def test_lerp_momentum_bit_exact_against_torch_lerp_():
+    """#15's `buf.lerp_(g, 1 - mu); g = g.lerp_(buf, mu)` over a momentum warmup, bit for bit."""
+    warmup = (0.85, 0.95, 3)
+    tx = nesterov_orthogonalized(_identity, 0.95, True, warmup, momentum_form="lerp")
+    shapes = [(32, 16), (3, 8, 8)]
+    state = tx.init([jnp.zeros(s, jnp.float32) for s in shapes])
+    tbuf = [torch.zeros(s) for s in shapes]
+    update = jax.jit(tx.update)
+    for step in range(6):
+        grads = [_f32(*s) for s in shapes]
+        eff, state = update([jnp.asarray(g) for g in grads], state)
+        frac = min(step / 3, 1)
+        mu = (1 - frac) * 0.85 + frac * 0.95
+        for k, g in enumerate(grads):
+            tg = torch.from_numpy(g.copy())
+            tbuf[k].lerp_(tg, 1 - mu)
+            tg.lerp_(tbuf[k], mu)
+            np.testing.assert_array_equal(np.asarray(state.momentum_buffer[k]), tbuf[k].numpy())
+            np.testing.assert_array_equal(np.asarray(eff[k]), tg.numpy())
+
+
+def test_lerp_form_is_a_rescaled_sum_form_only_at_constant_momentum():
+    """At constant mu the lerp buffers are (1-mu) x the sum buffers, and NS undoes the factor;
+    during the warmup the two forms weight past gradients differently."""
+    orth = Orthogonalizer(ns_dtype=jnp.float32, normalize="rounded", form="record11", scale="max1_ratio")
+    grads = [[jnp.asarray(_f32(32, 16))] for _ in range(4)]
+
+    def run(form, warmup):
+        tx = nesterov_orthogonalized(orth, 0.95, True, warmup, momentum_form=form)
+        state = tx.init(grads[0])
+        for g in grads:
+            out, state = tx.update(g, state)
+        return np.asarray(out[0])
+
+    const_sum, const_lerp = run("sum", None), run("lerp", None)
+    rel = np.linalg.norm(const_sum - const_lerp) / np.linalg.norm(const_sum)
+    assert rel < 1e-4
+    warm_sum, warm_lerp = run("sum", (0.5, 0.95, 10)), run("lerp", (0.5, 0.95, 10))
+    assert np.linalg.norm(warm_sum - warm_lerp) / np.linalg.norm(warm_sum) > 1e-2
+    with pytest.raises(ValueError, match="momentum_form"):
+        nesterov_orthogonalized(orth, momentum_form="ema")
+
+
+# --- Newton-Schulz of #18/#20 and 3-D parameters ----------------------------------------------------
+
+
+def _torch_ns_20(G):
+    """#20's batched NS restated: bf16, transpose tall, per-matrix norm over (-2, -1), quintic."""
+    a, b, c = 3.4445, -4.7750, 2.0315
+    X = G.bfloat16()
+    tall = G.size(-2) > G.size(-1)
+    if tall:
+        X = X.mT
+    X = X / (X.norm(dim=(-2, -1), keepdim=True) + 1e-7)
+    for _ in range(5):
+        A = X @ X.mT
+        B = b * A + c * A @ A
+        X = a * X + B @ X
+    return X.mT if tall else X
+
+
+def _torch_ns_12(G):
+    """#12-#17's NS restated: normalise first (in place), then transpose."""
+    a, b, c = 3.4445, -4.7750, 2.0315
+    X = G.bfloat16()
+    X /= X.norm() + 1e-7
+    tall = G.size(0) > G.size(1)
+    if tall:
+        X = X.T
+    for _ in range(5):
+        A = X @ X.T
+        B = b * A + c * A @ A
+        X = a * X + B @ X
+    return X.T if tall else X
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (48, 16), (16, 48)])
+def test_transpose_before_normalising_changes_nothing(shape):
+    """#18 moved the transpose before the normalisation and #20 batched it: same values as #12."""
+    G = torch.from_numpy(_f32(*shape, scale=0.01))
+    np.testing.assert_array_equal(_torch_ns_20(G).float().numpy(), _torch_ns_12(G).float().numpy())
+    ours = np.asarray(jax.jit(lambda g: newton_schulz5(g, normalize="rounded", form="record11"))(G.numpy()))
+    np.testing.assert_allclose(ours, _torch_ns_12(G).float().numpy(), rtol=0, atol=2 ** -7)
+
+
+def test_qkv_3d_is_orthogonalised_slice_by_slice():
+    orth = Orthogonalizer(normalize="rounded", form="record11", scale="max1_ratio")
+    qkv = jnp.asarray(_f32(3, 32, 32))
+    qkv = qkv.at[1].multiply(100.0)  # per-slice norms: a shared norm would shrink slices 0 and 2
+    other = jnp.asarray(_f32(32, 32))
+    out_qkv, out_other = jax.jit(orth)([qkv, other])
+    per_slice = np.stack([np.asarray(orth([qkv[i]])[0]) for i in range(3)])
+    np.testing.assert_array_equal(np.asarray(out_qkv), per_slice)
+    np.testing.assert_array_equal(np.asarray(out_other), np.asarray(orth([other])[0]))
+    ref = _torch_ns_20(torch.from_numpy(np.array(qkv))).float().numpy()
+    np.testing.assert_allclose(np.asarray(out_qkv), ref, rtol=0, atol=2 ** -7)
+    for i in range(3):  # each slice is near-orthogonal on its own
+        s = np.linalg.svd(np.asarray(out_qkv[i], np.float64), compute_uv=False)
+        assert 0.5 < s.min() and s.max() < 1.3
+    # a tall 3-D parameter: each (48, 16) slice scaled by sqrt(48/16), in float32
+    tall = jnp.asarray(_f32(2, 48, 16))
+    got = np.asarray(orth([tall])[0])
+    for i in range(2):
+        np.testing.assert_allclose(got[i], np.asarray(orth([tall[i]])[0]), rtol=0, atol=0)
+        np.testing.assert_allclose(got[i], np.asarray(newton_schulz5(tall[i], normalize="rounded",
+                                                                      form="record11")) * math.sqrt(3), rtol=1e-7)
+
+
+def test_update_dtype_none_keeps_the_scale_unrounded():
+    """#15 on: `p.add_(u, alpha=-lr*scale)`; #6-#14 round `u*scale` in a bf16 buffer."""
+    g = jnp.asarray(_f32(48, 16))
+    u = np.asarray(newton_schulz5(g, normalize="rounded", form="record11"))
+    kw = dict(normalize="rounded", form="record11", scale="max1_ratio")
+    plain = np.asarray(Orthogonalizer(**kw)([g])[0])
+    rounded = np.asarray(Orthogonalizer(**kw, update_dtype=jnp.bfloat16)([g])[0])
+    np.testing.assert_array_equal(plain, (u * np.float32(math.sqrt(3))))
+    np.testing.assert_array_equal(rounded, np.asarray(jnp.asarray(u * np.float32(math.sqrt(3))).astype(jnp.bfloat16),
+                                                      np.float32))
+    assert (plain != rounded).any()
+    # with scale 2 (c_fc) the two agree: doubling a bf16 value is exact
+    h = jnp.asarray(_f32(64, 16))
+    np.testing.assert_array_equal(np.asarray(Orthogonalizer(**{**kw, "scale": "max_dim"})([h])[0]),
+                                  np.asarray(Orthogonalizer(**{**kw, "scale": "max_dim"},
+                                                            update_dtype=jnp.bfloat16)([h])[0]))
+
+
+class QKVToy(eqx.Module):
+    qkv_w: jax.Array
+    c_fc: jax.Array
+
+
+def test_muon_20_step_matches_torch_restatement():
+    """A #20-style Muon over 4 steps: lerp momentum with warmup, batched NS on the 3-D qkv_w,
+    `p.add_(u, alpha=-lr * sqrt(max(1, rows/cols)))`, lr from CooldownToFloor."""
+    n = 4
+    rule = hp.Muon(lr=0.05, ns_normalize="rounded", ns_form="record11", qkv_split=False, scale="max1_ratio",
+                   momentum_warmup=(0.85, 0.95, 300), momentum_form="lerp")
+    recipe = hp.OptimizerRecipe(groups=(hp.Group("muon", hp.Select(min_ndim=2), rule),),
+                                schedule=hp.CooldownToFloor(n, 0.4, 0.1))
+    p0 = QKVToy(jnp.asarray(_f32(3, 16, 16, scale=0.1)), jnp.asarray(_f32(64, 16, scale=0.1)))
+    opt = build_optimizer(recipe, p0)
+    state = opt.init(p0)
+    step_fn = jax.jit(opt.update)
+    model = p0
+    tp = [torch.from_numpy(np.asarray(p0.qkv_w).copy()), torch.from_numpy(np.asarray(p0.c_fc).copy())]
+    tbuf = [torch.zeros_like(t) for t in tp]
+    for step in range(n):
+        grads = [_f32(3, 16, 16), _f32(64, 16)]
+        updates, state = step_fn(QKVToy(*map(jnp.asarray, grads)), state, model)
+        model = eqx.apply_updates(model, updates)
+        frac = min(step / 300, 1)
+        mu = (1 - frac) * 0.85 + frac * 0.95
+        lr = 0.05 * _get_lr_19(step, n)
+        for p, buf, g in zip(tp, tbuf, grads):
+            g = torch.from_numpy(g.copy())  # lerp_ writes in place; JAX may still read `grads`
+            buf.lerp_(g, 1 - mu)
+            g = g.lerp_(buf, mu)
+            p.add_(_torch_ns_20(g), alpha=-lr * max(1, p.size(-2) / p.size(-1)) ** 0.5)
+    # NS in bf16: a flipped rounding moves an entry by ~1 bf16 ulp of the update (|u| < 2)
+    for ours, ref in zip([model.qkv_w, model.c_fc], tp):
+        np.testing.assert_allclose(np.asarray(ours), ref.numpy(), rtol=0, atol=4 * 0.05 * 2 * 2 ** -8)
+        assert np.abs(np.asarray(ours) - ref.numpy()).mean() < 1e-5
+
+
+# --- Adam: torch.optim.Adam (#12-#23) and DistAdam (#24, #25) ------------------------------------
+
+
+class Toy(eqx.Module):
+    w: jax.Array
+    b: jax.Array
+
+
+def test_adamw_without_decay_is_torch_adam_of_records_20_to_23():
+    recipe = hp.OptimizerRecipe(groups=(hp.Group("adam", hp.Select(), hp.AdamW(lr=0.04, betas=(0.8, 0.95),
+                                                                                 eps=1e-10)),),
+                                schedule=hp.CooldownToFloor(3, 0.4, 0.1))
+    w0, b0 = _f32(6, 4), _f32(4)
+    model = Toy(jnp.asarray(w0), jnp.asarray(b0))
+    opt = build_optimizer(recipe, model)
+    state = opt.init(model)
+    tw, tb = torch.nn.Parameter(torch.from_numpy(w0.copy())), torch.nn.Parameter(torch.from_numpy(b0.copy()))
+    topt = torch.optim.Adam([tw, tb], lr=0.04, betas=(0.8, 0.95), eps=1e-10)
+    for step in range(3):
+        gw, gb = _f32(6, 4), _f32(4, scale=1e-3)
+        updates, state = opt.update(Toy(jnp.asarray(gw), jnp.asarray(gb)), state, model)
+        model = eqx.apply_updates(model, updates)
+        topt.param_groups[0]["lr"] = 0.04 * _get_lr_19(step, 3)
+        tw.grad, tb.grad = torch.from_numpy(gw), torch.from_numpy(gb)
+        topt.step()
+    np.testing.assert_allclose(np.asarray(model.w), tw.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(model.b), tb.detach().numpy(), rtol=1e-6)
+
+
+def _torch_dist_adam_step(p, g, m, v, t, lr, b1, b2, eps, wd=0.0):
+    """DistAdam's per-parameter step restated with torch ops, each stored in the parameter's dtype.
+
+    Each op runs on float32 copies and is stored back, as CUDA computes bf16 ops (opmath) for
+    upstream. (Eager CPU torch differs in one place: `add_(g, alpha=a)` on bf16 rounds `a` to
+    bf16 first, as torchgen's CPU ufunc kernels take scalars as scalar_t, CUDA's as opmath_t.)
+    """
+    def op(dst, value):
+        dst.copy_(value)
+
+    f = torch.Tensor.float
+    if wd:
+        op(p, f(p).mul_(1 - lr * wd))
+    op(m, f(m).mul_(b1))
+    op(m, f(m).add_(f(g), alpha=1 - b1))
+    op(v, f(v).mul_(b2))
+    op(v, f(v).addcmul_(f(g), f(g), value=1 - b2))
+    tt = torch.tensor(t, dtype=torch.int64)
+    step_size = lr * (torch.sqrt(1 - b2 ** tt) / (1 - b1 ** tt))
+    denom = f(v).sqrt().to(p.dtype)
+    denom = f(denom).add_(eps).to(p.dtype)
+    update = f(m).div(f(denom)).to(p.dtype)
+    update = f(update).mul_(step_size).to(p.dtype)
+    op(p, f(p).sub_(f(update)))
+
+
+def _run_dist_adam(dtype, wd=0.0, steps=5, lr=0.6, grad_scale=1.0):
+    recipe = hp.OptimizerRecipe(
+        groups=(hp.Group("adam", hp.Select(), hp.DistAdam(lr=lr, weight_decay=wd)),),
+        schedule=hp.CooldownToFloor(steps, 0.4, 0.1))
+    w0, b0 = _f32(16, 8), _f32(8)
+    model = Toy(jnp.asarray(w0).astype(dtype), jnp.asarray(b0).astype(dtype))
+    opt = build_optimizer(recipe, model)
+    state = opt.init(model)
+    update = jax.jit(opt.update)
+    tdt = {jnp.float32: torch.float32, jnp.bfloat16: torch.bfloat16}[dtype]
+    tp = [torch.from_numpy(np.array(x, np.float32)).to(tdt) for x in (model.w, model.b)]
+    tm, tv = [torch.zeros_like(x) for x in tp], [torch.zeros_like(x) for x in tp]
+    for step in range(steps):
+        grads = [_f32(16, 8, scale=grad_scale), _f32(8, scale=grad_scale)]
+        gj = Toy(*(jnp.asarray(g).astype(dtype) for g in grads))
+        updates, state = update(gj, state, model)
+        model = eqx.apply_updates(model, updates)
+        for k in range(2):
+            g = torch.from_numpy(np.array(jax.tree.leaves(gj)[k], np.float32)).to(tdt)
+            _torch_dist_adam_step(tp[k], g, tm[k], tv[k], step + 1, lr * _get_lr_19(step, steps), 0.8, 0.95,
+                                  1e-10, wd)
+    return model, state, tp, tm, tv
+
+
+def test_dist_adam_matches_torch_restatement_fp32():
+    model, state, tp, tm, tv = _run_dist_adam(jnp.float32)
+    # params of order 1 move by up to lr = 0.6 a step; where one crosses zero, the last-bit
+    # differences of lr (float32 here, float64 upstream) show as ~3e-7 absolute
+    for ours, ref in zip((model.w, model.b), tp):
+        np.testing.assert_allclose(np.asarray(ours), ref.numpy(), rtol=1e-6, atol=1e-6)
+    # float32: XLA contracts `b1*m + (1-b1)*g` to one fma where torch rounds `m*b1` first, an ulp
+    for ours, ref in zip(jax.tree.leaves(state[0].inner_states["adam"].inner_state.exp_avg_sq), tv):
+        np.testing.assert_allclose(np.asarray(ours), ref.numpy(), rtol=1e-6)
+
+
+def test_dist_adam_with_weight_decay_matches_torch_restatement():
+    model, _, tp, _, _ = _run_dist_adam(jnp.float32, wd=0.1)
+    for ours, ref in zip((model.w, model.b), tp):
+        np.testing.assert_allclose(np.asarray(ours), ref.numpy(), rtol=1e-6, atol=1e-6)
+    plain, _, _, _, _ = _run_dist_adam(jnp.float32)  # and the decay did something
+    assert np.abs(np.asarray(plain.w) - np.asarray(model.w)).max() > 1e-3
+
+
+def test_dist_adam_bf16_state_and_params_follow_torch_bf16():
+    """Embeddings are bf16 in #24/#25: moments stored and every op rounded in bf16."""
+    model, state, tp, tm, tv = _run_dist_adam(jnp.bfloat16)
+    inner = state[0].inner_states["adam"].inner_state
+    assert all(x.dtype == jnp.bfloat16 for x in jax.tree.leaves((inner.exp_avg, inner.exp_avg_sq)))
+    for ours, ref in zip(jax.tree.leaves(inner.exp_avg), tm):
+        np.testing.assert_array_equal(np.asarray(ours, np.float32), ref.float().numpy())
+    for ours, ref in zip(jax.tree.leaves(inner.exp_avg_sq), tv):
+        np.testing.assert_array_equal(np.asarray(ours, np.float32), ref.float().numpy())
+    # bf16 rounding after every op leaves XLA nothing to contract: bit for bit (on CPU)
+    for ours, ref in zip((model.w, model.b), tp):
+        np.testing.assert_array_equal(np.asarray(ours, np.float32), ref.float().numpy())
+
+
+def test_dist_adam_eps_placement_differs_from_torch_adam_on_tiny_gradients():
+    """Step 1: Adam moves by lr*g/(|g| + eps), DistAdam by lr*g/(|g| + eps/sqrt(1-b2))."""
+    lr, eps, b2 = 1e-3, 1e-10, 0.95
+    for scale, close in [(1.0, True), (1e-9, False)]:
+        g = _f32(32, scale=scale)
+        tx = dist_adam(lambda count: lr, 0.8, b2, eps)
+        upd, _ = tx.update(jnp.asarray(g), tx.init(jnp.zeros(32)))
+        p = torch.nn.Parameter(torch.zeros(32))
+        adam = torch.optim.Adam([p], lr=lr, betas=(0.8, b2), eps=eps)
+        p.grad = torch.from_numpy(g)
+        adam.step()
+        ours, torch_adam = np.asarray(upd), p.detach().numpy()
+        expected = -lr * g / (np.abs(g) + eps / np.sqrt(1 - b2))
+        np.testing.assert_allclose(ours, expected, rtol=1e-5)
+        if close:
+            np.testing.assert_allclose(ours, torch_adam, rtol=1e-6)
+        else:  # |g| = 1e-9: the ratio (|g|+eps)/(|g|+4.47 eps) is about 0.7, far from 1
+            ratio = ours / torch_adam
+            np.testing.assert_allclose(ratio, (np.abs(g) + eps) / (np.abs(g) + eps / np.sqrt(1 - b2)), rtol=1e-5)
+            assert ratio.max() < 0.95
