@@ -47,3 +47,32 @@ def apply_rotary_half_split(
     y1 = x1 * cos + x2 * sin
     y2 = x1 * (-sin) + x2 * cos
     return jnp.concatenate([y1, y2], axis=-1).astype(x.dtype)
+
+
+def inverse_frequencies_pow(head_dim: int, base: float = 10000.0) -> np.ndarray:
+    """`(1 / base) ** (arange(0, D, 2) / D)`: the registered `inv_freq` buffer of #14-#16.
+
+    A different fp32 rounding from #2's `1 / base ** (...)`: the fp32 base raised in float64 and
+    rounded once agrees with torch's CPU pow to within one ulp (all but 2 of 64 entries equal).
+    """
+    exponent = (np.arange(0, head_dim, 2) / head_dim).astype(np.float32)
+    return np.power(np.float64(np.float32(1.0 / base)), exponent.astype(np.float64)).astype(np.float32)
+
+
+def torch_linspace_f32(start: float, end: float, steps: int) -> np.ndarray:
+    """`torch.linspace(start, end, steps, dtype=float32)` on the CPU: the first half counts up
+    from `start`, the second half down from `end`, in fp32 (exact for 32 steps, head_dim 128)."""
+    f32 = np.float32
+    i = np.arange(steps)
+    step = (f32(end) - f32(start)) / f32(steps - 1)
+    up = f32(start) + i.astype(f32) * step
+    down = f32(end) - (steps - 1 - i).astype(f32) * step
+    return np.where(i < steps // 2, up, down).astype(f32)
+
+
+def half_truncated_frequencies(head_dim: int) -> np.ndarray:
+    """#17 on: `(1/1024) ** linspace(0, 1, D/4)` then D/4 zeros. Pairs with frequency 0 never
+    rotate (cos 1, sin 0): half of every head is position-free."""
+    quarter = head_dim // 4
+    freqs = np.power(1.0 / 1024, torch_linspace_f32(0.0, 1.0, quarter).astype(np.float64)).astype(np.float32)
+    return np.concatenate([freqs, np.zeros(quarter, np.float32)])

@@ -1,0 +1,58 @@
+"""The attention-window warmup of records #13-#25, as plain data evaluated on the host.
+
+Each record computes its window per step in Python floats, with its own expression; the
+expressions agree on paper but not always in floating point (at N = 12, step 4:
+`4/12*1728` is 575.99... while `1728*4/12` is 576.0, one window apart). So each form is kept
+as written upstream and evaluated the same way. The model receives the value as a traced int
+(`model(idx, window=...)`): tokens for #13-#15, 128-token blocks from #16 on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def next_multiple_of_n(v: float, n: int) -> int:
+    """The smallest positive multiple of n that is >= v (upstream's `next_multiple_of_n`)."""
+    k = max(int(-(-v // n)), 1)
+    return k * n
+
+
+@dataclass(frozen=True)
+class WindowSchedule:
+    """`form` names the record's expression (s = step, N = num_iterations):
+
+    | form | records | value |
+    |---|---|---|
+    | "blocksize_13" | #13, #14 | `64 * ((s/N * (1792 - 64) + 64) // 64)` tokens |
+    | "sw_15" | #15 | `64 * int((64 + (1792 - 64) * s/N) // 64)` tokens |
+    | "blocks_16" | #16, #17 | `int(((1 - f) * 64 + f * 1792 + 64) // 128)` blocks, f = s/N |
+    | "blocks_18" | #18 | `int(((1 - x) * 128 + x * 1856) // 128)` blocks, x = s/N |
+    | "blocks_19" | #19-#25 | `next_multiple_of_n(1728 * s/N, 128) // 128` blocks |
+    """
+
+    form: str
+    unit: str  # "tokens" or "blocks"
+
+    def value(self, step: int, num_iterations: int) -> int:
+        s, n = step, num_iterations
+        if self.form == "blocksize_13":
+            return int(64 * ((s / n * (1792 - 64) + 64) // 64))
+        if self.form == "sw_15":
+            return 64 * int((64 + (1792 - 64) * s / n) // 64)
+        if self.form == "blocks_16":
+            f = s / n
+            return int(((1 - f) * 64 + f * 1792 + 64) // 128)
+        if self.form == "blocks_18":
+            x = s / n
+            return int(((1 - x) * 128 + x * 1856) // 128)
+        if self.form == "blocks_19":
+            return next_multiple_of_n(1728 * s / n, 128) // 128
+        raise ValueError(f"unknown window schedule form {self.form!r}")
+
+
+TOKENS_13 = WindowSchedule("blocksize_13", "tokens")
+TOKENS_15 = WindowSchedule("sw_15", "tokens")
+BLOCKS_16 = WindowSchedule("blocks_16", "blocks")
+BLOCKS_18 = WindowSchedule("blocks_18", "blocks")
+BLOCKS_19 = WindowSchedule("blocks_19", "blocks")
