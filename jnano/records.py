@@ -16,18 +16,24 @@ from typing import Any, Mapping
 from jnano.hparams import (
     AdamW,
     ClipGlobalNorm,
+    CooldownToFloor,
     CosineWithWarmup,
+    FP8_SCALES_21,
+    DistAdam,
+    GlobalData,
     Group,
     Muon,
     NormalizeEach,
     OptimizerRecipe,
     OrthogonalNesterov,
     Select,
+    SequentialData,
     StrideData,
     Training,
     Trapezoid,
     Upstream,
 )
+from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, TOKENS_13, TOKENS_15, WindowSchedule
 
 MODDED = "KellerJordan/modded-nanogpt"
 MODDED_HEAD = "f411b3d346aa52d3504324ca93c230fd84c6c07f"
@@ -47,6 +53,10 @@ class Record:
     optimizer: OptimizerRecipe
     upstream: Upstream
     notes: str = ""
+    window: WindowSchedule | None = None  # the attention window per step (#13 on), `model(idx, window=...)`
+    # parameters the record keeps in bf16 (state_dict globs): `model.bfloat16()` but the linears
+    # (#12-#17), the embedding tables (#18 on); the rest stay fp32 masters
+    bf16_params: tuple[str, ...] = ()
 
     @property
     def number(self) -> int:
@@ -106,6 +116,77 @@ def _shortcut_groups(steps, warmdown, lr_embed, lr_head, lr_muon, lr_scalars, ns
             Group("scalars", Select(scalars, max_ndim=1), AdamW(lr=lr_scalars)),
         ),
         schedule=Trapezoid(warmup=0, warmdown=warmdown, num_iterations=steps),
+    )
+
+
+# --- records #12-#25: FlexAttention on one packed sequence per GPU -------------------------------
+
+FLEX = _frozen(vocab_size=50304, n_layer=12, n_head=6, n_embd=768)
+
+
+def _packed(steps: int, data, seq_len: int = 65_536, val_seq_len: int | None = None, world: int = 8) -> Training:
+    """#12 on: each GPU trains on one packed row of `seq_len` tokens (documents back to back,
+    split by BOS); validation every 125 steps over 10,485,760 tokens."""
+    return Training(batch_tokens=seq_len * world, seq_len=seq_len, device_batch=1, num_iterations=steps,
+                    val_every=125, data=data, val_seq_len=val_seq_len)
+
+
+STRIDE_12 = StrideData(switch="ge")  # #12-#14
+STRIDE_15 = StrideData(switch="ge_plus_1")  # #15-#17
+
+
+def _short_rows(steps: int) -> Training:
+    """#21 on: 48K-token rows in training, 256K in validation, one pass over the files."""
+    return _packed(steps, SequentialData(), seq_len=49_152, val_seq_len=262_144)
+
+
+def _flex_muon(lr: float, form: str, warmup_steps: int = 300, update_dtype: str | None = None) -> Muon:
+    return Muon(lr=lr, ns_normalize="rounded", ns_form="record11", qkv_split=False, scale="max1_ratio",
+                update_dtype=update_dtype, momentum_warmup=(0.85, 0.95, warmup_steps), momentum_form=form)
+
+
+def _flex_groups(embed: tuple[str, ...], blocks: str, scalars: tuple[str, ...], schedule, muon: Muon,
+                 lr_head: float = 0.008, betas=(0.8, 0.95), eps: float = 1e-8) -> OptimizerRecipe:
+    """#12-#23: Adam on the token tables (0.6), the head and the scalars (0.04); Muon on every
+    block matrix."""
+    return OptimizerRecipe(
+        groups=(
+            Group("embed", Select(embed), AdamW(lr=0.6, betas=betas, eps=eps)),
+            Group("head", Select(("lm_head.weight",)), AdamW(lr=lr_head, betas=betas, eps=eps)),
+            Group("muon", Select((blocks,), min_ndim=2), muon),
+            Group("scalars", Select(scalars, max_ndim=1), AdamW(lr=0.04, betas=betas, eps=eps)),
+        ),
+        schedule=schedule,
+    )
+
+
+_H_NAMES = ("transformer.h.*", "skip_weights")
+BF16_NOT_LINEAR_H = ("transformer.wte.weight", "transformer.vte.weight", "transformer.h.*.lambdas",
+                     "transformer.h.*.attn.lamb", "transformer.h.*.attn.lambdas", "skip_weights")
+BF16_NOT_LINEAR = ("embed.weight", "value_embeds.*", "blocks.*.lambdas", "blocks.*.attn.lambdas", "skip_weights")
+BF16_TABLES = ("embed.weight", "value_embeds.*")
+_BLOCK_NAMES = ("blocks.*", "skip_weights")
+_TABLES = ("embed.weight", "value_embeds.*")
+
+
+def _late_groups(steps: int, lr_head: float, eps: float, floor: float = 0.1) -> OptimizerRecipe:
+    """#19-#23: one Adam (head, tables, scalars), Muon in its lerp form, cooldown to a floor."""
+    return _flex_groups(_TABLES, "blocks.*", _BLOCK_NAMES, CooldownToFloor(steps, 0.4, floor),
+                        _flex_muon(0.05, "lerp"), lr_head=lr_head, eps=eps)
+
+
+def _dist_adam_groups(steps: int) -> OptimizerRecipe:
+    """#24/#25: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5,
+    scalars 5), Muon on the block matrices."""
+    rule = lambda mul: DistAdam(lr=0.008 * mul, betas=(0.8, 0.95), eps=1e-10)  # noqa: E731
+    return OptimizerRecipe(
+        groups=(
+            Group("embed", Select(_TABLES), rule(75.0)),
+            Group("head", Select(("lm_head.weight",)), rule(27.5)),
+            Group("muon", Select(("blocks.*",), min_ndim=2), _flex_muon(0.05, "lerp")),
+            Group("scalars", Select(("scalars",)), rule(5.0)),
+        ),
+        schedule=CooldownToFloor(steps, 0.4, 0.1),
     )
 
 
@@ -281,6 +362,236 @@ _RECORDS: tuple[Record, ...] = (
         upstream=_log("2024-11-10_UNetDoubleLr/c87bb826-797b-4f37-98c7-d3a5dad2de74.txt"),
         notes="lm_head's lr is 4x #10's (0.008), the others double.",
     ),
+    Record(
+        id="12",
+        date="2024-11-19",
+        time="5.03 minutes",
+        description="1024-ctx dense causal attention -> 64K-ctx FlexAttention",
+        stage="s7_flex",
+        model=FLEX,
+        training=_packed(1875, STRIDE_12),
+        optimizer=_flex_groups(("transformer.wte.weight",), "transformer.h.*", _H_NAMES,
+                               Trapezoid(warmup=0, warmdown=562, num_iterations=1875),
+                               _flex_muon(0.04, "sum", 500, "bfloat16"), betas=(0.9, 0.95)),
+        bf16_params=BF16_NOT_LINEAR_H,
+        upstream=_log("2024-11-19_FlexAttention/8384493d-dba9-4991-b16b-8696953f5e6d.txt"),
+        notes="Window fixed at 1024 tokens (the mask_mod's q - k < 1024).",
+    ),
+    Record(
+        id="13",
+        date="2024-11-24",
+        time="4.66 minutes",
+        description="Attention window warmup",
+        stage="s7_flex",
+        model=FLEX,
+        training=_packed(1750, STRIDE_12),
+        optimizer=_flex_groups(("transformer.wte.weight",), "transformer.h.*", _H_NAMES,
+                               Trapezoid(warmup=0, warmdown=640, num_iterations=1750),
+                               _flex_muon(0.05, "sum", 300, "bfloat16")),
+        bf16_params=BF16_NOT_LINEAR_H,
+        upstream=_log("2024-11-24_WindowWarmup/cf9e4571-c5fc-4323-abf3-a98d862ec6c8.txt"),
+        window=TOKENS_13,
+    ),
+    Record(
+        id="14",
+        date="2024-12-04",
+        time="4.41 minutes",
+        description="Value Embeddings",
+        stage="s8_value_embeds",
+        model=FLEX,
+        training=_packed(1530, STRIDE_12),
+        optimizer=_flex_groups(("transformer.wte.weight", "transformer.vte.weight"), "transformer.h.*", _H_NAMES,
+                               Trapezoid(warmup=0, warmdown=600, num_iterations=1530),
+                               _flex_muon(0.05, "sum", 300, "bfloat16")),
+        bf16_params=BF16_NOT_LINEAR_H,
+        upstream=_log("2024-12-04_ValueEmbed/00008ea0-21dd-442a-82ee-d12799249d0f.txt"),
+        window=TOKENS_13,
+    ),
+    Record(
+        id="15",
+        date="2024-12-08",
+        time="3.95 minutes",
+        description="U-net pattern value embeddings, assorted code optimizations",
+        stage="s8b_unet_value_embeds",
+        model=FLEX,
+        training=_packed(1480, STRIDE_15),
+        optimizer=_flex_groups(("transformer.wte.weight", "transformer.vte.weight"), "transformer.h.*", _H_NAMES,
+                               Trapezoid(warmup=0, warmdown=600, num_iterations=1480), _flex_muon(0.05, "lerp")),
+        bf16_params=BF16_NOT_LINEAR_H,
+        upstream=_log("2024-12-08_UNetValueEmbedsTweaks/0069607b-aa90-49fd-9766-4368bcd168c4.txt"),
+        window=TOKENS_15,
+    ),
+    Record(
+        id="16",
+        date="2024-12-10",
+        time="3.80 minutes",
+        description="Split value embeddings, block sliding window, separate block mask",
+        stage="s8c_block_window",
+        model=FLEX,
+        training=_packed(1480, STRIDE_15),
+        optimizer=_flex_groups(_TABLES, "blocks.*", _BLOCK_NAMES,
+                               Trapezoid(warmup=0, warmdown=600, num_iterations=1480), _flex_muon(0.05, "lerp")),
+        bf16_params=BF16_NOT_LINEAR,
+        upstream=_log("2024-12-10_MFUTweaks/04df8c70-2462-4b6c-9e49-c7589b321a81.txt"),
+        window=BLOCKS_16,
+    ),
+    Record(
+        id="17",
+        date="2024-12-17",
+        time="3.57 minutes",
+        description="Sparsify value embeddings, improve rotary embeddings, drop an attn layer",
+        stage="s9_sparse_value_embeds",
+        model=_frozen(**{**FLEX, "vocab_size": 50257}),
+        training=_packed(1490, STRIDE_15),
+        optimizer=_flex_groups(_TABLES, "blocks.*", _BLOCK_NAMES,
+                               Trapezoid(warmup=0, warmdown=600, num_iterations=1490), _flex_muon(0.05, "lerp")),
+        bf16_params=BF16_NOT_LINEAR,
+        upstream=_log("2024-12-17_SparsifyEmbeds/165384d5-5a41-4fba-9b79-8ecc372616ea.txt"),
+        window=BLOCKS_16,
+        notes="Token tables have 50257 rows, the head 50304: the 47 padding logits enter the softmax.",
+    ),
+    Record(
+        id="18",
+        date="2025-01-04",
+        time="3.4 minutes",
+        description="Lower logit softcap from 30 to 15",
+        stage="s9_sparse_value_embeds",
+        model=_frozen(**FLEX, softcap=15.0, rope_dtype="float32"),
+        training=_packed(1390, GlobalData()),
+        optimizer=_flex_groups(_TABLES, "blocks.*", _BLOCK_NAMES, CooldownToFloor(1390, 0.4, 0.0),
+                               _flex_muon(0.05, "lerp")),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-01-04_SoftCap/31d6c427-f1f7-4d8a-91be-a67b5dcd13fd.txt"),
+        window=BLOCKS_18,
+        notes="Only the embeddings run in bf16 from here on (no whole-model cast); the loader reads "
+              "the global batch (era B).",
+    ),
+    Record(
+        id="19",
+        date="2025-01-13",
+        time="3.142 minutes",
+        description="FP8 head, offset logits, lr decay to 0.1 instead of 0.0",
+        stage="s10_fp8_head",
+        model=_frozen(**{**FLEX, "vocab_size": 50257}),
+        training=_packed(1395, SequentialData()),
+        optimizer=_late_groups(1395, lr_head=0.008, eps=1e-8),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-01-13_Fp8LmHead/c51969c2-d04c-40a7-bcea-c092c3c2d11a.txt"),
+        window=BLOCKS_19,
+        notes="FP8 head scales x 2, w 32, grad 2**29: tuned for the mean over 65,536 tokens; below "
+              "~9.4K tokens per loss the e5m2 gradient overflows.",
+    ),
+    Record(
+        id="20",
+        date="2025-01-16",
+        time="2.992 minutes",
+        description="Merged QKV weights, long-short attention, attention scale, lower Adam epsilon, batched Muon",
+        stage="s11_merged_qkv",
+        model=_frozen(**{**FLEX, "vocab_size": 50257}),
+        training=_packed(1393, SequentialData()),
+        optimizer=_late_groups(1393, lr_head=0.008, eps=1e-10),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-01-16_Sub3Min/1d3bd93b-a69e-4118-aeb8-8184239d7566.txt"),
+        window=BLOCKS_19,
+    ),
+    Record(
+        id="21",
+        date="2025-01-26",
+        time="2.933 minutes",
+        description="Reduced batch size",
+        stage="s11_merged_qkv",
+        model=_frozen(**{**FLEX, "vocab_size": 50257}, head_fp8=FP8_SCALES_21),
+        training=_short_rows(1770),
+        optimizer=_late_groups(1770, lr_head=0.008, eps=1e-10),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-01-26_BatchSize/c44090cc-1b99-4c95-8624-38fb4b5834f9.txt"),
+        window=BLOCKS_19,
+        notes="48K tokens per GPU in training, 256K in validation; FP8 head scales x 2, w 2**9, grad 2**19.",
+    ),
+    Record(
+        id="21b",
+        date="2025-02-01",
+        time="2.933 minutes",
+        description="Reduced batch size (re-timed: untimed warmup, rule tweak)",
+        stage="s12_list_value_embeds",
+        model=_frozen(**{**FLEX, "vocab_size": 50257}, head_fp8=FP8_SCALES_21),
+        training=_short_rows(1770),
+        optimizer=_late_groups(1770, lr_head=0.008, eps=1e-10),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-02-01_RuleTweak/eff63a8c-2f7e-4fc5-97ce-7f600dae0bc7.txt"),
+        window=BLOCKS_19,
+        notes="#21's function; value tables renamed value_embeds.{i}; 10 untimed warmup steps "
+              "whose state is restored (no effect on the run).",
+    ),
+    Record(
+        id="21c",
+        date="2025-05-24",
+        time="2.933 minutes",
+        description="Reduced batch size (re-timed on stable PyTorch: FP8 divide convention, sum loss)",
+        stage="s12b_scaled_logits",
+        model=_frozen(**{**FLEX, "vocab_size": 50257}),
+        training=_short_rows(1770),
+        optimizer=_late_groups(1770, lr_head=0.22, eps=1e-10),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-05-24_StableTorch/89d9f224-3b01-4581-966e-358d692335e0.txt"),
+        window=BLOCKS_19,
+    ),
+    Record(
+        id="22",
+        date="2025-05-24",
+        time="2.990 minutes",
+        description="Faster gradient all-reduce",
+        stage="s12b_scaled_logits",
+        model=_frozen(**{**FLEX, "vocab_size": 50257}),
+        training=_short_rows(1770),
+        optimizer=_late_groups(1770, lr_head=0.22, eps=1e-10),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-05-24_FasterReduce/23f40b75-06fb-4c3f-87a8-743524769a35.txt"),
+        window=BLOCKS_19,
+        notes="#21c's math; gradients reduced in buckets (an identity on one device).",
+    ),
+    Record(
+        id="23",
+        date="2025-05-25",
+        time="2.979 minutes",
+        description="Overlap computation and gradient communication",
+        stage="s12b_scaled_logits",
+        model=_frozen(**{**FLEX, "vocab_size": 50257}),
+        training=_short_rows(1770),
+        optimizer=_late_groups(1770, lr_head=0.22, eps=1e-10),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-05-25_EvenFasterReduce/6ae86d05-5cb2-4e40-a512-63246fd08e45.txt"),
+        window=BLOCKS_19,
+        notes="#21c's math; gradient all-reduce started from post-accumulate-grad hooks.",
+    ),
+    Record(
+        id="24",
+        date="2025-05-30",
+        time="2.966 minutes",
+        description="Replace gradient all_reduce with reduce_scatter",
+        stage="s13_packed_scalars",
+        model=FLEX,
+        training=_short_rows(1770),
+        optimizer=_dist_adam_groups(1770),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-05-30_noallreduce/8054c239-3a18-499e-b0c8-dbd27cb4b3ab.txt"),
+        window=BLOCKS_19,
+        notes="DistAdam: eps outside the bias correction, state in the parameter dtype; forward under "
+              "bf16 autocast (the same dtype flow as #21c).",
+    ),
+    Record(
+        id="25",
+        date="2025-07-13",
+        time="2.896 minutes",
+        description="Upgrade PyTorch to 2.9.0.dev20250713+cu126",
+        stage="s13_packed_scalars",
+        model=FLEX,
+        training=_short_rows(1770),
+        optimizer=_dist_adam_groups(1770),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-07-13_UpgradeTorch190/692f80e0-5e64-4819-97d4-0dc83b7106b9.txt"),
+        window=BLOCKS_19,
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})
@@ -325,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  model     {dict(r.model)}")
         print(f"  training  {r.training}")
         print(f"  optimizer {r.optimizer}")
+        if r.window is not None:
+            print(f"  window    {r.window.form} ({r.window.unit})")
         print(f"  upstream  {r.upstream}")
         if r.notes:
             print(f"  notes     {r.notes}")

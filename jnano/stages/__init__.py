@@ -15,6 +15,16 @@ STAGES: dict[str, str] = {
     "s4_untied": "untied zero-init head, N(0,1) normed embedding (8)",
     "s5_shortcuts": "value residual, x0 lambdas, tanh softcap 30 (9-10)",
     "s6_unet": "U-net skip connections (11)",
+    "s7_flex": "FlexAttention on one packed 64K sequence, document mask, token window (12-13)",
+    "s8_value_embeds": "12 value-embedding chunks replace the layer-0 value residual (14)",
+    "s8b_unet_value_embeds": "6 U-net value-embedding chunks, lambdas pair, token window in blocks (15)",
+    "s8c_block_window": "6 value tables, module renames, 128-token block window (16)",
+    "s9_sparse_value_embeds": "3 value tables, no attention in block 7, half-truncated RoPE (17-18)",
+    "s10_fp8_head": "FP8 head in training, 30 sigmoid(z/7.5) logits, new init (19)",
+    "s11_merged_qkv": "merged qkv_w, attention scale 0.12, long/short windows (20-21)",
+    "s12_list_value_embeds": "value tables as a plain list (21b)",
+    "s12b_scaled_logits": "FP8 divide convention, 30 sigmoid(z/(7.5 sqrt(d))), summed train loss (21c-23)",
+    "s13_packed_scalars": "all scalars packed in one parameter for DistAdam (24-25)",
 }
 
 

@@ -12,21 +12,29 @@ from jnano.nn.losses import cross_entropy
 
 
 class LanguageModel(eqx.Module):
-    """Base of the stage models. Subclasses define `__call__(idx) -> logits` (fp32).
+    """Base of the stage models. Subclasses define `__call__(idx, **schedule) -> logits` (fp32).
 
+    `schedule` carries per-step values a record's forward depends on (e.g. `window`, the
+    attention window of #13 on), traced so that every step runs the same compiled program.
     `tied_aliases` maps extra state_dict keys onto the parameter they share (llm.c's
     `lm_head.weight` is `transformer.wte.weight`); `buffers()` returns upstream's persistent
     buffers so an exported state_dict loads into upstream's class with `strict=True`.
     """
 
     tied_aliases: ClassVar[dict[str, str]] = {}
+    # "mean" over tokens, or "sum" (#21c on: a row's tokens summed, the mean over rows)
+    train_loss_reduction: ClassVar[str] = "mean"
 
-    def __call__(self, idx: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
+    def __call__(self, idx: Int[Array, "batch seq"], **schedule) -> Float[Array, "batch seq vocab"]:
         raise NotImplementedError
 
-    def loss(self, idx: Int[Array, "batch seq"], targets: Int[Array, "batch seq"]) -> Float[Array, ""]:
+    def loss(self, idx: Int[Array, "batch seq"], targets: Int[Array, "batch seq"], **schedule) -> Float[Array, ""]:
         """Mean cross-entropy over the tokens (`ignore_index=-1`), as the record trains it."""
-        return cross_entropy(self(idx), targets)
+        return cross_entropy(self(idx, **schedule), targets)
+
+    def eval_loss(self, idx: Int[Array, "batch seq"], targets: Int[Array, "batch seq"], **schedule) -> Float[Array, ""]:
+        """Mean cross-entropy as the record validates (the training loss unless a record differs)."""
+        return self.loss(idx, targets, **schedule)
 
     def buffers(self) -> dict[str, np.ndarray]:
         return {}

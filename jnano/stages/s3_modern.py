@@ -25,6 +25,7 @@ from jnano.nn import (
     apply_rotary_half_split,
     dense_causal_attention,
     inverse_frequencies,
+    masked_attention,
     relu_squared,
     rms_norm,
     rotary_cos_sin,
@@ -63,16 +64,29 @@ class QKNormAttention(eqx.Module):
         shape = (B, T, self.n_head, C // self.n_head)
         return self.c_q(x).reshape(shape), self.c_k(x).reshape(shape), self.c_v(x).reshape(shape)
 
-    def attend(self, q, k, v):
-        T, D = q.shape[1], q.shape[-1]
-        cos, sin = rotary_cos_sin(T, inverse_frequencies(D), table_dtype=jnp.bfloat16)
-        if self.qk_norm_before_rope:
-            q, k = rms_norm(q), rms_norm(k)
-            q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
-        else:
-            q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
-            q, k = rms_norm(q), rms_norm(k)
-        return dense_causal_attention(q, k, v, scale=1.0 / math.sqrt(D))
+    def rotary_tables(self, seq: int, head_dim: int):
+        """`Rotary` caches `freqs.cos().bfloat16()`: fp32 angles, bf16 tables."""
+        return rotary_cos_sin(seq, inverse_frequencies(head_dim), table_dtype=jnp.bfloat16)
+
+    def attend(self, q, k, v, mask=None, scale=None):
+        """QK-norm and RoPE, then softmax attention (causal unless `mask` says otherwise) at
+        `scale` (default 1/sqrt(head_dim))."""
+        cos, sin = self.rotary_tables(q.shape[1], q.shape[-1])
+        return qk_norm_rope_attention(q, k, v, cos, sin, mask, scale, self.qk_norm_before_rope)
+
+
+def qk_norm_rope_attention(q, k, v, cos, sin, mask=None, scale=None, norm_before_rope: bool = True):
+    """rms-norm q and k per head and rotate them (in either order), then softmax attention."""
+    if norm_before_rope:
+        q, k = rms_norm(q), rms_norm(k)
+        q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
+    else:
+        q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
+        q, k = rms_norm(q), rms_norm(k)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    if mask is None:
+        return dense_causal_attention(q, k, v, scale=scale)
+    return masked_attention(q, k, v, mask, scale=scale)
 
 
 class Block(eqx.Module):

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from jnano.nn import MLP, Linear, rms_norm, tanh_softcap
+from jnano.nn.precision import scaled
 from jnano.stages import s3_modern, s4_untied
 from jnano.stages.base import LanguageModel
 from jnano.stages.s3_modern import QKNormAttention
@@ -29,12 +30,12 @@ SOFTCAP = 30.0
 class ValueResidualAttention(QKNormAttention):
     lamb: Float[Array, ""]
 
-    def __call__(self, x, v1):
+    def __call__(self, x, v1, mask=None):
         q, k, v = self.heads(x)
         if v1 is None:
             v1 = v  # block 0's raw values feed every later block
-        v = (1 - self.lamb) * v + self.lamb * v1
-        return self.c_proj(self.attend(q, k, v).reshape(x.shape)), v1
+        v = scaled(1 - self.lamb, v) + scaled(self.lamb, v1)
+        return self.c_proj(self.attend(q, k, v, mask).reshape(x.shape)), v1
 
 
 class Block(eqx.Module):
@@ -42,9 +43,9 @@ class Block(eqx.Module):
     mlp: MLP
     lambdas: Float[Array, "2"]
 
-    def __call__(self, x, v1, x0):
-        x = self.lambdas[0] * x + self.lambdas[1] * x0
-        y, v1 = self.attn(rms_norm(x), v1)
+    def __call__(self, x, v1, x0, mask=None):
+        x = scaled(self.lambdas[0], x) + scaled(self.lambdas[1], x0)
+        y, v1 = self.attn(rms_norm(x), v1, mask)
         x = x + y
         return x + self.mlp(rms_norm(x)), v1
 

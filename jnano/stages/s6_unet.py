@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from jnano.nn import Linear, rms_norm
+from jnano.nn.precision import scaled
 from jnano.stages import s5_shortcuts
 from jnano.stages.base import LanguageModel
 from jnano.stages.s5_shortcuts import Block, Transformer
@@ -29,15 +30,19 @@ class GPT(LanguageModel):
     config: Config = eqx.field(static=True)
 
     def __call__(self, idx: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
+        return s5_shortcuts.GPT.logits(self, self.unet(idx, None))
+
+    def unet(self, idx, mask):
+        """Embed, then the encoder blocks push their outputs and the decoder blocks pop them."""
         x = x0 = rms_norm(self.transformer.wte(idx))
         v1, skips = None, []
         encoder = self.config.n_layer // 2
         for block in self.transformer.h[:encoder]:
-            x, v1 = block(x, v1, x0)
+            x, v1 = block(x, v1, x0, mask)
             skips.append(x)
         for i, block in enumerate(self.transformer.h[encoder:]):
-            x, v1 = block(x + self.skip_weights[i] * skips.pop(), v1, x0)
-        return s5_shortcuts.GPT.logits(self, x)
+            x, v1 = block(x + scaled(self.skip_weights[i], skips.pop()), v1, x0, mask)
+        return x
 
 
 def init(config: Config, key: jax.Array) -> GPT:
