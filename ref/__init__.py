@@ -40,12 +40,33 @@ class Reference:
     def module(self):
         return self.driver.m
 
+    def with_options(self, **options: Any) -> "Reference":
+        """The same upstream code, freshly executed, under another driver option (records #12 on:
+        `precision="record"` runs upstream's own dtype casts and FP8 head)."""
+        return _from_source(self.entry, self.source, **options)
+
     def build_model(self, **shape: Any):
         return self.driver.build_model(**shape)
 
-    def forward(self, model, idx, targets):
+    def forward(self, model, idx, targets, step: int | None = None):
+        """`step`: the training step whose attention window the model runs with (records whose
+        model takes a window, #13 on; required there). Other records take no step."""
         with accurate_norms():
-            return self.driver.forward(model, idx, targets)
+            if step is None:
+                return self.driver.forward(model, idx, targets)
+            return self.driver.forward(model, idx, targets, step)
+
+    def window_args(self, step: int):
+        """(args, kwargs) of the window the training loop passes the model at `step` (#12+)."""
+        return self.driver.window_args(step)
+
+    def window_value(self, step: int):
+        """The window at `step` as an int (#13-#15 tokens, #16+ blocks); None for #12."""
+        return self.driver.window_value(step)
+
+    def set_args(self, args) -> None:
+        """Replace fields of the record's Hyperparameters (what `build_optimizer` also does)."""
+        self.driver.set_args(args)
 
     def build_optimizer(self, model, args):
         return self.driver.build_optimizer(model, args)
@@ -59,20 +80,26 @@ class Reference:
             self.driver.apply_gradients(model, opt, step, fp32_ns)
 
 
-def load(record: str | int, path: str | os.PathLike) -> Reference:
-    """Record `record`'s upstream code from `path`, its definitions executed, ready to run."""
+def load(record: str | int, path: str | os.PathLike, **options: Any) -> Reference:
+    """Record `record`'s upstream code from `path`, its definitions executed, ready to run.
+    `options` go to the driver (records #12-#25: `precision="fp32"` or `"record"`)."""
     entry = entry_for(record)
     if entry.family is None:
         raise NotImplementedError(
             f"record {entry.record}'s model and optimizer are not in the zoo yet, so there is no driver to "
             "run them; its data loader can be compared with `python -m parity.loaders`"
         )
-    source = locate(entry.record, path)
+    return _from_source(entry, locate(entry.record, path), **options)
+
+
+def _from_source(entry: Entry, source: Source, **options: Any) -> Reference:
     filename = source.origin
-    module = execute(source.main, filename, namespace={})
+    driver = DRIVERS[entry.family]
+    with driver.loading(source.main):
+        module = execute(source.main, filename, namespace={})
     if not hasattr(module, "GPT"):
         raise SourceError(f"{filename}: no GPT class after extraction")
-    return Reference(entry.record, entry, source, DRIVERS[entry.family](module))
+    return Reference(entry.record, entry, source, driver(module, **options))
 
 
 def default_upstream(record: str | int) -> Path | None:

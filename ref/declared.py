@@ -7,7 +7,6 @@ train_gpt2.py's argument names. Parity compares them with our record table.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shlex
 import subprocess
@@ -51,7 +50,9 @@ def declared(reference) -> tuple[dict[str, Any], str] | None:
     """(values, where they came from), or None when the source at hand declares none."""
     module, entry, source = reference.module, reference.entry, reference.source
     if hasattr(module, "Hyperparameters"):
-        return dataclasses.asdict(module.Hyperparameters()), "the file's Hyperparameters()"
+        # #18 on declare plain class attributes (no annotations: no dataclass fields); the
+        # driver reads either form
+        return reference.driver.declared_args(), "the file's Hyperparameters()"
     if source.checkout is None:
         return None
     if entry.family == "llmc":

@@ -10,15 +10,18 @@ optimizers can also be compared on gradients the caller sets: `train_step` = for
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
+import inspect
 import itertools
+import re
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
-from ref import toplevel
+from ref import flex, toplevel
 from ref.shims import DistStub, FunctionalProxy, TorchProxy, fp32_newton_schulz, quiet, single_process
 
 
@@ -29,6 +32,11 @@ class Driver:
 
     def __init__(self, module: ModuleType):
         self.m = module
+
+    @classmethod
+    def loading(cls, source: str) -> contextlib.AbstractContextManager:
+        """Context in which `ref.load` executes the record's definitions."""
+        return contextlib.nullcontext()
 
     # -- model ---------------------------------------------------------------------------------
     def build_model(self, **shape: Any) -> torch.nn.Module:
@@ -200,4 +208,226 @@ class TopLevelDriver(Driver):
         return dataclasses.asdict(self.m.Hyperparameters())
 
 
-DRIVERS = {d.family: d for d in (LlmcDriver, TrainGpt2AdamWDriver, TrainGpt2OrthogonalNesterovDriver, TopLevelDriver)}
+class FlexDriver(TopLevelDriver):
+    """Records #12-#25 (FlexAttention): one packed sequence per step, an attention window that
+    the training loop computes from the step, and CUDA-only pieces replaced by the stand-ins of
+    `ref.flex` (dense attention from the record's own BlockMask, ...).
+
+    Everything the loop does is upstream's own statements (`ref.toplevel.flex_plan`): the
+    optimizer set-up, the window statements before the training call and the window arguments
+    of that call, and the lr / momentum / `opt.step()` / `zero_grad` statements after the
+    backward. Gradient all-reduces, buckets and hooks are identities on one process and are not
+    run; neither are validation, timing, logging and data loading.
+
+    `precision="fp32"` (default; fp32 parity): the model stays float32 (main's casts are not
+    applied), the FP8 head is off (#21+ `lm_head.use_fp8 = False`, #19/#20 `lm_head_fp8` is a
+    plain linear), `tensor.bfloat16()` in the forward and backward is the identity, Muon's
+    update buffers are float32. `precision="record"`: main's dtype casts, the FP8 head with
+    `_scaled_mm` emulated, #24's CUDA autocast of `F.linear`.
+    """
+
+    family = "flex"
+    PRECISIONS = ("fp32", "record")
+
+    def __init__(self, module: ModuleType, precision: str = "fp32"):
+        Driver.__init__(self, module)
+        if precision not in self.PRECISIONS:
+            raise ValueError(f"precision must be one of {self.PRECISIONS}, not {precision!r}")
+        self.precision = precision
+        source, filename = module.__source__, module.__file__
+        self.plan = plan = toplevel.flex_plan(source)
+
+        def code(mod: ast.Module):
+            return compile(mod, filename, "exec")
+
+        self._casts, self._setup = code(plan.casts), code(plan.setup)
+        self._window_init, self._window_pre = code(plan.window_init), code(plan.window_pre)
+        self._hooks_init, self._hooks = code(plan.hooks_init), code(plan.hooks)
+        self._setup_names = set().union(set(), *(toplevel._stores(s) for s in plan.setup.body))
+        self._window_args = [compile(ast.Expression(a), filename, "eval") for a in plan.window_args]
+        self._window_kwargs = {k: compile(ast.Expression(v), filename, "eval") for k, v in plan.window_kwargs.items()}
+        # upstream's inputs are int32 from #15 on (its loader casts them); targets int64
+        self.int32_inputs = bool(re.search(r"\[:-1\]\.to\([^)]*dtype=torch\.int32", source))
+
+        m = self.m
+        self.torch_proxy = flex.FlexTorchProxy(torch, flex.op_namespace(source))
+        self.torch_proxy.buffer_dtype = torch.float32 if precision == "fp32" else None
+        m.torch = self.torch_proxy
+        m.dist = flex.FlexDistStub()
+        m.flex_attention = flex.flex_attention
+        if "create_block_mask" in vars(m):
+            m.create_block_mask = flex.create_block_mask
+        m.rank, m.world_size = 0, 1
+        self._unwrap_compiled_methods()
+        # dropped top-level statements that complete a definition: `mm_op.register_autograd(...)`
+        for stmt in ast.parse(source).body:
+            if isinstance(stmt, ast.Expr) and "register_autograd" in ast.unparse(stmt):
+                exec(compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec"), vars(m))
+        if precision == "fp32" and "lm_head_fp8" in vars(m):
+            m.lm_head_fp8 = lambda x, w: torch.nn.functional.linear(x, w.type_as(x))
+
+    @classmethod
+    def loading(cls, source):
+        return flex.own_op_namespace(source)
+
+    def _unwrap_compiled_methods(self) -> None:
+        """`@torch.compile` on a method (#25 `DistAdam.step`) is not stripped by `ref.extract`."""
+        for obj in list(vars(self.m).values()):
+            if isinstance(obj, type) and obj.__module__ == self.m.__name__:
+                for name, attr in list(vars(obj).items()):
+                    orig = getattr(attr, "_torchdynamo_orig_callable", None)
+                    if orig is not None:
+                        setattr(obj, name, orig)
+
+    @contextlib.contextmanager
+    def _precision(self) -> Iterator[None]:
+        with (fp32_newton_schulz() if self.precision == "fp32" else contextlib.nullcontext()), flex.on_cpu():
+            yield
+
+    # -- model ---------------------------------------------------------------------------------
+    _ALIASES = {"vocab_size": ("vocab_size",), "n_layer": ("n_layer", "num_layers"),
+                "n_head": ("n_head", "num_heads"), "n_embd": ("n_embd", "model_dim"),
+                "seq_len": ("max_seq_len",)}
+
+    def _constructor_args(self, names) -> dict[str, str]:
+        """Our shape names -> the record's parameter names (`seq_len` only where it has one)."""
+        out = {}
+        for ours, theirs in self._ALIASES.items():
+            hit = [t for t in theirs if t in names]
+            if hit:
+                out[ours] = hit[0]
+            elif ours != "seq_len":
+                raise TypeError(f"upstream's model takes none of {theirs}; it takes {sorted(names)}")
+        return out
+
+    def _reads_world_size(self, cls_name: str) -> bool:
+        for node in ast.parse(self.m.__source__).body:
+            if isinstance(node, ast.ClassDef) and node.name == cls_name:
+                return "world_size" in toplevel._loads(node)
+        return False
+
+    def build_model(self, vocab_size: int, n_layer: int, n_head: int, n_embd: int, seq_len: int) -> torch.nn.Module:
+        """Upstream's GPT at our shape; `seq_len`: the tokens per step (a multiple of 128)."""
+        if seq_len % 128:
+            raise ValueError(f"seq_len {seq_len} is not a multiple of 128 (upstream's block size)")
+        ours = dict(vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, seq_len=seq_len)
+        params = inspect.signature(self.m.GPT.__init__).parameters
+        if "config" in params:
+            mapping = self._constructor_args({f.name for f in dataclasses.fields(self.m.GPTConfig)})
+            build = lambda: self.m.GPT(self.m.GPTConfig(**{t: ours[o] for o, t in mapping.items()}))  # noqa: E731
+        else:
+            mapping = self._constructor_args(set(params))
+            build = lambda: self.m.GPT(**{t: ours[o] for o, t in mapping.items()})  # noqa: E731
+        # #24/#25 pad their packed scalars to a multiple of the module-global world_size, 8 upstream
+        ranks = 8 if self._reads_world_size("GPT") else 1
+        self.m.world_size = ranks
+        try:
+            with quiet(), single_process(), flex.on_cpu():
+                model = build()
+        finally:
+            self.m.world_size = 1
+        if self.precision == "fp32":
+            for module in model.modules():
+                if hasattr(module, "use_fp8"):
+                    module.use_fp8 = False
+        else:
+            ns = vars(self.m)
+            ns["model"] = model
+            with flex.on_cpu():
+                exec(self._casts, ns)
+            model = ns["model"]
+        return model
+
+    # -- window ----------------------------------------------------------------------------------
+    def set_args(self, args: SimpleNamespace) -> None:
+        """The record's `Hyperparameters()` with `args`' fields replaced (e.g. num_iterations).
+        From #18 its fields are plain class attributes (no annotations), not dataclass fields."""
+        hyper = self.m.Hyperparameters()
+        unknown = sorted(set(vars(args)) - set(self.declared_args()))
+        if unknown:
+            raise TypeError(f"upstream Hyperparameters has no field(s) {unknown}; it has {sorted(self.declared_args())}")
+        for name, value in vars(args).items():
+            setattr(hyper, name, value)
+        self._set_args(hyper)
+
+    def declared_args(self) -> dict[str, Any]:
+        """The record's own `Hyperparameters()` (dataclass fields or plain class attributes)."""
+        hyper = self.m.Hyperparameters()
+        names = [n for n in dir(hyper) if not n.startswith("_") and not callable(getattr(hyper, n))]
+        return {n: getattr(hyper, n) for n in names}
+
+    def window_args(self, step: int) -> tuple[list, dict]:
+        """The window arguments the training loop passes the model at `step`, computed by the
+        record's own statements (at `args.num_iterations`)."""
+        ns = vars(self.m)
+        ns["step"] = step
+        with flex.on_cpu():
+            exec(self._window_init, ns)
+            exec(self._window_pre, ns)
+            args = [eval(c, ns) for c in self._window_args]
+            kwargs = {k: eval(c, ns) for k, c in self._window_kwargs.items()}
+        return args, kwargs
+
+    def window_value(self, step: int) -> int | None:
+        """The window at `step` as upstream's tensor holds it (tokens for #13-#15, 128-token
+        blocks from #16); None where the model takes no window (#12: 1024 tokens, fixed)."""
+        args, kwargs = self.window_args(step)
+        values = [*args, *kwargs.values()]
+        if not values:
+            return None
+        (value,) = values
+        return int(value.item()) if isinstance(value, torch.Tensor) else int(value)
+
+    # -- forward ---------------------------------------------------------------------------------
+    def forward(self, model, idx, targets, step: int = 0):
+        """(logits (1, T, V_head) as given to the cross entropy, upstream's training loss) at
+        `step`'s window; idx/targets (1, T). #21c+ return the SUM over tokens, as upstream."""
+        if idx.ndim != 2 or idx.shape[0] != 1:
+            raise ValueError(f"upstream runs one packed sequence per step: idx must be (1, T), not {tuple(idx.shape)}")
+        inputs, target = idx[0], targets[0].to(torch.int64)
+        inputs = inputs.to(torch.int32 if self.int32_inputs else torch.int64)
+        self.torch_proxy.kv_blocks = inputs.numel() // 128
+        args, kwargs = self.window_args(step)
+        functional = flex.CaptureFunctional(autocast_linear=self.precision == "record" and self.plan.autocast)
+        self.m.F = functional
+        try:
+            with self._precision(), single_process():
+                out = model(inputs, target, *args, **kwargs)
+        finally:
+            self.m.F = torch.nn.functional
+        loss = out[1] if isinstance(out, tuple) else out
+        return functional.logits.view(*idx.shape, -1), loss
+
+    # -- optimizer -------------------------------------------------------------------------------
+    def build_optimizer(self, model, args):
+        """`args`: Hyperparameters fields to replace (num_iterations, cooldown_iters or
+        cooldown_frac, ...); runs the record's own optimizer set-up on `model`."""
+        self.set_args(args)
+        ns = vars(self.m)
+        ns.update(model=model, raw_model=model, ddp_model=model, rank=0, world_size=1)
+        with single_process(), quiet(), flex.on_cpu():
+            exec(self._setup, ns)
+        names = {n: ns[n] for n in self._setup_names if n in ns}
+        return SimpleNamespace(optimizers=ns["optimizers"], schedulers=ns.get("schedulers", []), names=names)
+
+    def apply_gradients(self, model, opt, step, fp32_ns=False):
+        ns = vars(self.m)
+        ns.update(opt.names)
+        ns.update(model=model, raw_model=model, ddp_model=model, step=step, rank=0, world_size=1)
+        # Muon's bf16 update buffers (#12-#23) follow the Newton-Schulz precision of this step
+        self.torch_proxy.buffer_dtype = torch.float32 if fp32_ns else None
+        with self._ns(fp32_ns), single_process(), quiet(), flex.on_cpu():
+            exec(self._hooks_init, ns)
+            exec(self._hooks, ns)
+        model.zero_grad(set_to_none=True)
+
+    def train_step(self, model, opt, idx, targets, step, fp32_ns=False):
+        _, loss = self.forward(model, idx, targets, step)
+        with self._precision():
+            loss.backward()
+        self.apply_gradients(model, opt, step, fp32_ns)
+        return loss.item()
+
+
+DRIVERS = {d.family: d for d in (LlmcDriver, TrainGpt2AdamWDriver, TrainGpt2OrthogonalNesterovDriver, TopLevelDriver,
+                                  FlexDriver)}

@@ -55,3 +55,156 @@ def step_hooks(source: str) -> ast.Module:
                 raise TopLevelError("cannot find the gradient scaling and optimizer steps in the training loop")
             return ast.Module(body=body[first + 1:last], type_ignores=[])
     raise TopLevelError("no top-level `for step in range(...)` training loop")
+
+
+# -- records #12 on (ref.drivers.FlexDriver) -------------------------------------------------------
+#
+# From #12 the loop also computes the attention window the model is called with, #18 on build
+# parameter lists before the optimizers, #21c+ set the lr by hand, and #22+ reduce gradients in
+# ways that are identities on one process. A `FlexPlan` holds the statements a one-process driver
+# runs, each found by what it does, not by its line.
+
+import re  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+MODEL_NAMES = ("model", "ddp_model", "raw_model")
+DRIVER_NAMES = {*MODEL_NAMES, "args", "step", "rank", "world_size"}  # what the driver binds itself
+_OPTIMIZER_WORDS = re.compile(r"\b(optimizers?\d*|schedulers|param_groups|zero_grad)\b")
+
+
+@dataclass
+class FlexPlan:
+    casts: ast.Module  # main's dtype casts of the constructed model (record precision)
+    setup: ast.Module  # parameter lists, optimizers, schedulers, initial lrs
+    window_init: ast.Module  # top-level statements the window computation reads
+    window_pre: ast.Module  # loop statements before the training call that set the window
+    window_args: list[ast.expr]  # the training call's arguments after (inputs, targets)
+    window_kwargs: dict[str, ast.expr]
+    hooks_init: ast.Module  # top-level statements the step's optimizer statements read
+    hooks: ast.Module  # loop statements after the backward: lr, momentum, opt.step(), zero_grad
+    autocast: bool  # the training call runs under `autocast(...)` (#24)
+    dropped: list[str] = field(default_factory=list)  # loop statements not run, for the record
+
+
+def _mod(stmts: list[ast.stmt]) -> ast.Module:
+    return ast.Module(body=list(stmts), type_ignores=[])
+
+
+def _loads(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _stores(node: ast.AST) -> set[str]:
+    """Names a statement binds, or mutates in place (`x.copy_(...)`, `x[...] = `, `x += `)."""
+    out = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    for n in ast.walk(node):
+        if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr.endswith("_")
+                and isinstance(n.func.value, ast.Name)):
+            out.add(n.func.value.id)
+    return out
+
+
+def _training_loop(body: list[ast.stmt]) -> ast.For:
+    for node in body:
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == "step":
+            return node
+    raise TopLevelError("no top-level `for step in range(...)` training loop")
+
+
+def _is_training_call(node: ast.AST) -> bool:
+    """`model(inputs, targets, ...)` / `ddp_model(...)` on training data (not `x_val, y_val`)."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MODEL_NAMES
+            and len(node.args) >= 2 and not any("val" in ast.unparse(a) for a in node.args[:2]))
+
+
+def _is_validation(stmt: ast.stmt) -> bool:
+    return bool(re.search(r"\.eval\(\)|no_grad|val_loader", ast.unparse(stmt)))
+
+
+def _training_call(loop: ast.For) -> tuple[int, ast.Call, bool]:
+    for i, stmt in enumerate(loop.body):
+        if _is_validation(stmt):
+            continue
+        for node in ast.walk(stmt):
+            if _is_training_call(node):
+                autocast = any(isinstance(w, ast.With) and "autocast" in ast.unparse(w.items[0].context_expr)
+                               and any(n is node for n in ast.walk(w)) for w in ast.walk(stmt))
+                return i, node, autocast
+    raise TopLevelError("no training call `model(inputs, targets, ...)` in the training loop")
+
+
+def _top_level_defs(body: list[ast.stmt], end: int, names: set[str]) -> list[ast.stmt]:
+    """The last simple top-level assignment before `end` of each of `names`, and (once more) of
+    the names those read. Re-run on every call: `train_steps = args.num_iterations` must see the
+    driver's `args`, and loop state (`sw_size_prev = 64`) must not carry over between calls."""
+    chosen: dict[int, ast.stmt] = {}
+    todo = set(names) - DRIVER_NAMES
+    for _ in range(2):
+        found: set[str] = set()
+        for name in sorted(todo):
+            for i in range(end - 1, -1, -1):
+                s = body[i]
+                if isinstance(s, (ast.Assign, ast.AnnAssign)) and name in _assigned_names(s):
+                    chosen[i] = s
+                    found |= _loads(s)
+                    break
+        todo = found - DRIVER_NAMES - set().union(set(), *(_assigned_names(s) for s in chosen.values()))
+    return [chosen[i] for i in sorted(chosen)]
+
+
+def _setup_range(body: list[ast.stmt], stop: int) -> tuple[int, int]:
+    is_list = re.compile(r"optimizer\d*$|\w*params$")
+    start = next((i for i, s in enumerate(body[:stop]) if any(is_list.match(n) for n in _assigned_names(s))), None)
+    if start is None:
+        raise TopLevelError("no top-level optimizer construction found")
+    ends = [i for i, s in enumerate(body[start:stop], start)
+            if "optimizers" in _assigned_names(s) or "schedulers" in _assigned_names(s)
+            or (isinstance(s, ast.For) and "initial_lr" in ast.unparse(s))]
+    if not ends:
+        raise TopLevelError("no `optimizers = ...` after the optimizer construction")
+    return start, ends[-1]
+
+
+def flex_plan(source: str) -> FlexPlan:
+    """The statements a one-process driver runs for a #12+ record."""
+    body = ast.parse(source).body
+    loop = _training_loop(body)
+    stop = body.index(loop)
+
+    start, end = _setup_range(body, stop)
+    setup = [s for s in body[start:end + 1]
+             if (isinstance(s, (ast.Assign, ast.AnnAssign)) and not set(_assigned_names(s)) & set(MODEL_NAMES))
+             or (isinstance(s, ast.For) and "param_groups" in ast.unparse(s))]
+
+    built = next((i for i, s in enumerate(body[:start]) if "model" in _assigned_names(s)
+                  and "GPT" in _loads(s)), None)
+    casts = [] if built is None else [
+        s for s in body[built + 1:start]
+        if re.search(r"bfloat16\(\)|\.float\(\)", ast.unparse(s)) and not re.search(r"compile|DDP", ast.unparse(s))]
+
+    j, call, autocast = _training_call(loop)
+    window_args = list(call.args[2:])
+    window_kwargs = {k.arg: k.value for k in call.keywords}
+    needed = set().union(set(), *(_loads(a) for a in window_args), *(_loads(v) for v in window_kwargs.values()))
+    pre: list[ast.stmt] = []
+    for s in reversed(loop.body[:j]):
+        if _stores(s) & needed:
+            pre.insert(0, s)
+            needed |= _loads(s)
+    reads = needed | set().union(set(), *(_loads(s) for s in pre))
+    window_init = _top_level_defs(body, stop, reads)
+
+    after = loop.body[j + 1:]
+    kept = [s for s in after if _OPTIMIZER_WORDS.search(ast.unparse(s)) and ".backward(" not in ast.unparse(s)]
+    hooks: list[ast.stmt] = []
+    needed = set().union(set(), *(_loads(s) for s in kept))
+    for s in reversed(after):
+        if s in kept or (isinstance(s, (ast.Assign, ast.AnnAssign)) and set(_assigned_names(s)) & needed
+                         and ".backward(" not in ast.unparse(s)):
+            hooks.insert(0, s)
+            needed |= _loads(s)
+    reads = set().union(set(), *(_loads(s) for s in hooks))
+    hooks_init = _top_level_defs(body, stop, reads - set().union(set(), *(_stores(s) for s in setup)))
+    dropped = [ast.unparse(s).splitlines()[0] for s in after if s not in hooks]
+    return FlexPlan(_mod(casts), _mod(setup), _mod(window_init), _mod(pre), window_args, window_kwargs,
+                    _mod(hooks_init), _mod(hooks), autocast, dropped)
