@@ -13,8 +13,15 @@ TINY = presets.Preset("tiny", "tests: 2 layers x 64, vocab 512", dict(n_layer=2,
                       seq_len=64, device_batch=2, steps=6, val_every=3, val_steps=2)
 
 
+# packed-sequence records (#12 on): their 12 layers, one 64-wide head, one 128-token row per rank
+TINY_PACKED = presets.Preset("tiny_packed", "tests: packed records, 12 layers x 64, vocab 512", {},
+                             steps=4, val_every=2, val_steps=1,
+                             packed_model=dict(n_embd=64, n_head=1, vocab_size=512), packed_seq_len=128)
+
+
 def register() -> None:
     presets.PRESETS["tiny"] = TINY
+    presets.PRESETS["tiny_packed"] = TINY_PACKED
 
 
 def tiny_data(directory: Path) -> Path:

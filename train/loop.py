@@ -81,7 +81,7 @@ def _micro_steps(plan: Plan, data_devices: int, micro_batch: int | None) -> int:
 def _config(args: RunArgs, plan: Plan, mesh, n_micro: int) -> dict:
     return {
         "record": plan.record.id, "stage": plan.record.stage, "preset": plan.preset.name,
-        "seed": args.seed, "model": dict(jnano.config(plan.record.id, **plan.model).__dict__),
+        "seed": args.seed, "model": dataclasses.asdict(jnano.config(plan.record.id, **plan.model)),
         "training": dataclasses.asdict(plan.training), "optimizer": repr(plan.optimizer),
         "val_steps": plan.val_steps, "mesh": dict(mesh.shape), "micro_steps": n_micro,
         "devices": [str(d) for d in jax.devices()], "data": str(args.data) if args.data else "shipped sample",
@@ -122,16 +122,23 @@ def train(args: RunArgs) -> Result:
     batch_shape = (plan.batch_sequences, t.seq_len)
     b_shard = S.activation("tokens", mesh, batch_shape)
     micro_shard = S.activation("micro_tokens", mesh, (n_micro, plan.batch_sequences // n_micro, t.seq_len))
+    val_shape = (plan.batch_sequences, t.val_seq_len or t.seq_len)
+    v_shard = S.activation("tokens", mesh, val_shape)
+    schedule_of = _schedule(record, N)
+    sched_shard = jax.tree.map(lambda _: replicated, schedule_of(0))
     step_fn = jax.jit(make_train_step(static, opt, n_micro, b_shard, micro_shard if n_micro > 1 else None),
-                      in_shardings=(p_shard, s_shard, b_shard, b_shard),
+                      in_shardings=(p_shard, s_shard, b_shard, b_shard, sched_shard),
                       out_shardings=(p_shard, s_shard, replicated), donate_argnums=(0, 1))
-    eval_fn = jax.jit(make_eval_step(static), in_shardings=(p_shard, b_shard, b_shard), out_shardings=replicated)
+    eval_fn = jax.jit(make_eval_step(static), in_shardings=(p_shard, v_shard, v_shard, sched_shard),
+                      out_shardings=replicated)
 
     # compile ahead of the timed loop (upstream's untimed warmup does this for torch.compile)
     t0 = time.perf_counter()
     tokens = jax.ShapeDtypeStruct(batch_shape, jnp.int32, sharding=b_shard)
-    step_c = step_fn.lower(params, opt_state, tokens, tokens).compile()
-    eval_c = eval_fn.lower(params, tokens, tokens).compile()
+    val_tokens = jax.ShapeDtypeStruct(val_shape, jnp.int32, sharding=v_shard)
+    sched = schedule_of(0)
+    step_c = step_fn.lower(params, opt_state, tokens, tokens, sched).compile()
+    eval_c = eval_fn.lower(params, val_tokens, val_tokens, sched).compile()
     compile_s = time.perf_counter() - t0
 
     stream = TrainStream(t, files)
@@ -161,8 +168,8 @@ def train(args: RunArgs) -> Result:
     log.event(kind="start", step=start, compile_s=compile_s, params=n_params, flops_per_token=fpt,
               config=config)
 
-    def evaluate() -> float:
-        losses = [eval_c(params, S.host_to_global(x, b_shard), S.host_to_global(y, b_shard))
+    def evaluate(step: int) -> float:
+        losses = [eval_c(params, S.host_to_global(x, v_shard), S.host_to_global(y, v_shard), schedule_of(step))
                   for x, y in validation(t, val_file, plan.val_steps)]
         return float(np.mean([float(v) for v in losses]))
 
@@ -174,12 +181,14 @@ def train(args: RunArgs) -> Result:
     if progress is not None:
         log.write_line = progress.write
     train_ms, timed_steps, losses, val_loss = 0.0, 0, [], None
+    # #21c on train on each row's summed loss; the log shows it per token, like every other record
+    loss_per_token = t.seq_len if type(model).train_loss_reduction == "sum" else 1
     tokens_per_step = t.batch_tokens
     try:
         for step in range(start, N + 1):
             last = step == N
             if last or (t.val_every > 0 and step % t.val_every == 0):
-                val_loss = evaluate()
+                val_loss = evaluate(step)
                 avg = train_ms / max(timed_steps, 1)
                 log.line(f"step:{step}/{N} val_loss:{val_loss:.4f} train_time:{train_ms:.0f}ms step_avg:{avg:.2f}ms")
                 log.event(kind="val", step=step, loss=val_loss, train_time_ms=train_ms)
@@ -190,8 +199,8 @@ def train(args: RunArgs) -> Result:
             x, y = stream.next()
             xg, yg = S.host_to_global(x, b_shard), S.host_to_global(y, b_shard)
             t0 = time.perf_counter()
-            params, opt_state, loss = step_c(params, opt_state, xg, yg)
-            loss = float(loss)  # waits for the step: the clock stops when the device is done
+            params, opt_state, loss = step_c(params, opt_state, xg, yg, schedule_of(step))
+            loss = float(loss) / loss_per_token  # waits for the step: the clock stops when the device is done
             train_ms += 1000 * (time.perf_counter() - t0)
             timed_steps += 1
             if not math.isfinite(loss):
@@ -221,6 +230,15 @@ def train(args: RunArgs) -> Result:
     log.line(f"run folder: {run_dir} (config.json, log.txt, metrics.jsonl{', loss.png' if png else ''}, checkpoints/)")
     log.close()
     return Result(run_dir, N, val_loss, losses, train_ms)
+
+
+def _schedule(record, num_iterations: int):
+    """step -> the model's per-step arguments: `{"window": int32}` where the record schedules its
+    attention window (#13 on), else `{}`. Evaluated on the host in upstream's float order."""
+    window = record.window
+    if window is None:
+        return lambda step: {}
+    return lambda step: {"window": np.int32(window.value(step, num_iterations))}
 
 
 def json_safe(obj):

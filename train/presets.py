@@ -26,15 +26,19 @@ class Preset:
     val_every: int | None = None
     val_steps: int | None = None  # validation batches (of world * device_batch * seq_len tokens)
     sample_data: bool = False  # train on the shipped Shakespeare sample
+    # packed-sequence records (#12 on) keep their 12 layers and 128-wide heads and one row per rank
+    packed_model: dict | None = None
+    packed_seq_len: int | None = None
 
 
 PRESETS = {
     "record": Preset("record", "the record's own shapes, batch, steps and validation", {}),
     "smoke": Preset(
-        "smoke", "4 layers x 128 wide, 16 x 128-token sequences a step, 150 steps on the shipped "
-        "Shakespeare sample: a few minutes on a laptop CPU",
+        "smoke", "4 layers x 128 wide, 16 x 128-token sequences a step (packed records #12 on: their "
+        "12 layers x 128 wide, 8 rows of 256 tokens), 150 steps on the shipped Shakespeare sample: "
+        "minutes on a laptop CPU",
         dict(n_layer=4, n_embd=128, n_head=4), seq_len=128, device_batch=2, steps=150, val_every=50,
-        val_steps=4, sample_data=True),
+        val_steps=4, sample_data=True, packed_model=dict(n_embd=128, n_head=1), packed_seq_len=256),
 }
 
 
@@ -47,6 +51,8 @@ def rescale_schedule(schedule: hp.Schedule, steps: int) -> hp.Schedule:
     if isinstance(schedule, hp.Trapezoid):
         return dataclasses.replace(schedule, warmup=scale(schedule.warmup), warmdown=max(1, scale(schedule.warmdown)),
                                    num_iterations=steps)
+    if isinstance(schedule, hp.CooldownToFloor):
+        return dataclasses.replace(schedule, num_iterations=steps)
     raise TypeError(f"cannot rescale schedule {schedule!r}")
 
 
@@ -77,14 +83,17 @@ def make_plan(record: Record, preset: str = "record", steps: int | None = None, 
         raise KeyError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     p = PRESETS[preset]
     t = record.training
-    seq_len = p.seq_len or t.seq_len
-    device_batch = p.device_batch or t.device_batch
+    packed = "window" in _config_fields(record)
+    seq_len = (p.packed_seq_len if packed else p.seq_len) or t.seq_len
+    device_batch = (1 if packed else p.device_batch) or t.device_batch
+    val_seq_len = t.val_seq_len if seq_len == t.seq_len else None
     num_steps = steps or p.steps or t.num_iterations
     training = dataclasses.replace(
         t, seq_len=seq_len, device_batch=device_batch, batch_tokens=t.world * device_batch * seq_len,
         num_iterations=num_steps, val_every=val_every if val_every is not None else (p.val_every or t.val_every),
+        val_seq_len=val_seq_len,
     )
-    local = device_batch * seq_len
+    local = device_batch * (val_seq_len or seq_len)
     if val_tokens is not None:
         if val_tokens % (t.world * local):
             raise ValueError(f"--val-tokens must be a multiple of {t.world * local} (ranks x tokens per rank)")
@@ -96,7 +105,7 @@ def make_plan(record: Record, preset: str = "record", steps: int | None = None, 
     optimizer = record.optimizer
     if num_steps != optimizer.schedule.num_iterations:
         optimizer = optimizer.with_schedule(rescale_schedule(optimizer.schedule, num_steps))
-    model = dict(p.model)
+    model = dict(p.packed_model if packed and p.packed_model is not None else p.model)
     if "block_size" in _config_fields(record) and seq_len > record.model.get("block_size", seq_len):
         raise ValueError(f"seq_len {seq_len} exceeds record {record.id}'s block_size")
     if "block_size" in _config_fields(record) and p.model:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from jnano import hparams as hp
-from train.data.loaders import StrideLoader, StrideSwitch, validation_batches
+from train.data.loaders import GlobalBatchLoader, StrideLoader, StrideSwitch, sequential_batches, validation_batches
 from train.data.sample import SAMPLE_DIR
 from train.data.shards import shard_files
 
@@ -46,26 +46,33 @@ class TrainStream:
 
     def __init__(self, training: hp.Training, files: list[Path]):
         spec = training.data
-        if not isinstance(spec, hp.StrideData):
-            raise NotImplementedError(f"no training stream for data spec {spec!r} yet")
         self.training = training
         local = training.device_batch * training.seq_len
-        switch = {"ge": StrideSwitch.GE, "ge_plus_1": StrideSwitch.GE_PLUS_1}[spec.switch]
-        self.loader = StrideLoader(files, local, training.world, switch)
-        self.first_batch_twice = spec.first_batch_twice
-        self._first = None
+        self.first_batch_twice = False
+        if isinstance(spec, hp.StrideData):
+            switch = {"ge": StrideSwitch.GE, "ge_plus_1": StrideSwitch.GE_PLUS_1}[spec.switch]
+            loader = StrideLoader(files, local, training.world, switch)
+            self._next, self._reset = loader.next_batch, loader.reset
+            self.first_batch_twice = spec.first_batch_twice
+        elif isinstance(spec, hp.GlobalData):
+            loader = GlobalBatchLoader(files, training.world)
+            self._next, self._reset = (lambda: loader.next_batch(training.batch_tokens)), loader.reset
+        elif isinstance(spec, hp.SequentialData):
+            batches = sequential_batches(files, training.batch_tokens, training.world)
+            self._next, self._reset = (lambda: next(batches)), None
+        else:
+            raise NotImplementedError(f"no training stream for data spec {spec!r}")
         self.position = 0
 
     def _read(self) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self.loader.next_batch()
+        x, y = self._next()
         shape = (self.training.world * self.training.device_batch, self.training.seq_len)
         return x.reshape(shape), y.reshape(shape)
 
     def next(self) -> tuple[np.ndarray, np.ndarray]:
         if self.first_batch_twice and self.position == 0:
-            self._first = self._read()
-            self.loader.reset()  # #4-#11: the prefetched batch, then a reset before the loop
-            batch = self._first
+            batch = self._read()
+            self._reset()  # #4-#11: the prefetched batch, then a reset before the loop
         else:
             batch = self._read()
         self.position += 1
@@ -77,8 +84,9 @@ class TrainStream:
 
 
 def validation(training: hp.Training, val_file: Path, steps: int):
-    """The val batches as (inputs, targets) pairs, each (world * device_batch, seq_len)."""
-    local = training.device_batch * training.seq_len
-    shape = (training.world * training.device_batch, training.seq_len)
+    """The val batches as (inputs, targets) pairs, each (world * device_batch, val_seq_len)."""
+    seq = training.val_seq_len or training.seq_len
+    local = training.device_batch * seq
+    shape = (training.world * training.device_batch, seq)
     for b in validation_batches(val_file, local, training.world, steps):
         yield b.inputs.reshape(shape), b.targets.reshape(shape)
