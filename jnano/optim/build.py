@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
 
 import equinox as eqx
 import jax
@@ -10,70 +9,11 @@ import jax.numpy as jnp
 import optax
 
 from jnano import hparams as hp
+from jnano.optim.dist_adam import dist_adam
 from jnano.optim.muon import Orthogonalizer, nesterov_orthogonalized, orthogonal_nesterov
 from jnano.optim.schedules import multiplier
 from jnano.optim.transforms import clip_grad_norm_like_torch, normalize_each
 from jnano.state_dict import path_name
-
-
-class DistAdamState(NamedTuple):
-    count: jax.Array
-    exp_avg: optax.Updates
-    exp_avg_sq: optax.Updates
-
-
-def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: float = 1e-10,
-              weight_decay: float = 0.0) -> optax.GradientTransformation:
-    """Records #24/#25's `DistAdam` (see `hp.DistAdam`), returning the whole update `-lr * ...`.
-
-    The moments live in each gradient's dtype (bf16 for the embeddings) and every torch op of
-    upstream rounds to it: `m.mul_(b1).add_(g, alpha=1-b1)`, `v.mul_(b2).addcmul_(g, g, 1-b2)`,
-    `denom = v.sqrt().add_(eps)`, `m.div(denom).mul_(step_size)`, each computed in float32.
-    `step_size = lr * sqrt(1 - b2^t) / (1 - b1^t)` is a float32 scalar (t counts from 1).
-    Weight decay, when nonzero, is upstream's `p *= 1 - lr*wd` folded into the update as
-    `-lr*wd*p` (equal up to rounding; both records run with 0).
-    """
-    f32 = jnp.float32
-
-    def init(params):
-        zeros = lambda p: jnp.zeros_like(p)  # noqa: E731
-        return DistAdamState(jnp.zeros((), jnp.int32), jax.tree.map(zeros, params), jax.tree.map(zeros, params))
-
-    def update(grads, state, params=None):
-        if weight_decay and params is None:
-            raise ValueError("dist_adam with weight_decay needs params")
-        t = (state.count + 1).astype(f32)
-        lr = jnp.asarray(learning_rate(state.count), f32)
-        # `beta ** t` of a Python float and an int64 tensor: float32 pow in torch
-        bias1 = 1.0 - jnp.asarray(b1, f32) ** t
-        bias2 = 1.0 - jnp.asarray(b2, f32) ** t
-        step_size = lr * (jnp.sqrt(bias2) / bias1)
-
-        def one(g, m, v):
-            dt = g.dtype
-
-            def rnd(x):  # one torch op: float32 opmath, result stored in the tensor's dtype
-                # (in float32 this is a no-op, and XLA may contract `b1*m + (1-b1)*g` into one fma
-                # where torch rounds `m.mul_(b1)` first: float32 moments can differ by an ulp)
-                return x.astype(dt).astype(f32)
-
-            g = g.astype(f32)
-            m = rnd(rnd(m.astype(f32) * b1) + (1 - b1) * g)
-            v = rnd(rnd(v.astype(f32) * b2) + (1 - b2) * g * g)
-            denom = rnd(rnd(jnp.sqrt(v)) + eps)
-            step = rnd(rnd(m / denom) * step_size)
-            return step.astype(dt), m.astype(dt), v.astype(dt)
-
-        leaves, treedef = jax.tree.flatten(grads)
-        outs = [one(g, m, v) for g, m, v in zip(leaves, treedef.flatten_up_to(state.exp_avg),
-                                                  treedef.flatten_up_to(state.exp_avg_sq))]
-        step, m, v = (jax.tree.unflatten(treedef, [o[k] for o in outs]) for k in range(3))
-        if weight_decay:
-            step = jax.tree.map(lambda s, p: s + (lr * weight_decay * p.astype(f32)).astype(s.dtype), step, params)
-        updates = jax.tree.map(lambda s: -s, step)
-        return updates, DistAdamState(state.count + 1, m, v)
-
-    return optax.GradientTransformation(init, update)
 
 
 def _lr(base: float, schedule: hp.Schedule):
