@@ -27,6 +27,22 @@ SHAPES = {
     "small": dict(n_layer=4, n_embd=256, n_head=4, vocab_size=8192),
     "full": {},
 }
+# packed-sequence records (#12 on) keep their 12 layers; one row of 128-token blocks per step
+PACKED_SHAPES = {
+    "small": dict(n_embd=128, n_head=1, vocab_size=8192),
+    "full": {},
+}
+
+
+def _window(record: str) -> dict:
+    """The per-step model arguments at the record's widest window (its last step)."""
+    from jnano import records
+
+    r = records.get(record)
+    if r.window is None:
+        return {}
+    n = r.optimizer.schedule.num_iterations
+    return {"window": np.int32(r.window.value(n, n))}
 
 
 def _peak_host_mb() -> float:
@@ -53,13 +69,14 @@ def bench_jax(record: str, model_shape: dict, batch: int, seq: int, warmup: int,
     x = jnp.asarray(rng.integers(0, vocab, (batch, seq)), jnp.int32)
     y = jnp.asarray(rng.integers(0, vocab, (batch, seq)), jnp.int32)
     step = jax.jit(make_train_step(static, opt, 1), donate_argnums=(0, 1))
+    schedule = _window(record)
     t0 = time.perf_counter()
-    compiled = step.lower(params, opt_state, x, y).compile()
+    compiled = step.lower(params, opt_state, x, y, schedule).compile()
     compile_s = time.perf_counter() - t0
     state = {"p": params, "s": opt_state}
 
     def run():
-        state["p"], state["s"], loss = compiled(state["p"], state["s"], x, y)
+        state["p"], state["s"], loss = compiled(state["p"], state["s"], x, y, schedule)
         jax.block_until_ready(loss)
 
     from bench.timing import time_fn
@@ -84,14 +101,19 @@ def bench_torch(record: str, upstream: str, model_shape: dict, batch: int, seq: 
 
     import jnano
     import ref
-    from parity.setup import upstream_args
     from jnano import records
+    from parity.setup import is_flex, upstream_args
 
     up = ref.load(record, upstream)
     cfg = jnano.config(record, **model_shape)
     shape = {k: getattr(cfg, k) for k in ("vocab_size", "n_layer", "n_head", "n_embd", "block_size") if hasattr(cfg, k)}
+    args = upstream_args(record, records.get(record).optimizer)
+    if is_flex(record):
+        shape["seq_len"] = seq
+        declared = up.driver.declared_args()
+        args = type(args)(**{k: v for k, v in vars(args).items() if k in declared})
     model = up.build_model(**shape).train()
-    opt = up.build_optimizer(model, upstream_args(record, records.get(record).optimizer))
+    opt = up.build_optimizer(model, args)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.integers(0, cfg.vocab_size, (batch, seq)))
     y = torch.from_numpy(rng.integers(0, cfg.vocab_size, (batch, seq)))
@@ -125,12 +147,23 @@ def main(argv: list[str] | None = None) -> int:
     from jnano import records
 
     record = records.get(args.record).id
-    batch = args.batch or (8 if args.shape == "small" else 1)
-    seq = args.seq or (256 if args.shape == "small" else 1024)
-    shape = dict(SHAPES[args.shape])
     import dataclasses
 
     import jnano
+
+    packed = "window" in {f.name for f in dataclasses.fields(jnano.config(record))}
+    if packed:  # one packed row per step, as upstream trains it
+        if args.batch not in (None, 1):
+            p.error(f"record {record} trains on one packed row per step: --batch must be 1")
+        batch = 1
+        seq = args.seq or (1024 if args.shape == "small" else records.get(record).training.seq_len)
+        if seq % 128:
+            p.error(f"--seq must be a multiple of 128 for record {record} (128-token attention blocks)")
+        shape = dict(PACKED_SHAPES[args.shape])
+    else:
+        batch = args.batch or (8 if args.shape == "small" else 1)
+        seq = args.seq or (256 if args.shape == "small" else 1024)
+        shape = dict(SHAPES[args.shape])
 
     if "block_size" in {f.name for f in dataclasses.fields(jnano.config(record))}:
         shape.setdefault("block_size", max(seq, 1024) if args.shape == "full" else seq)
