@@ -279,3 +279,25 @@ def test_exported_checkpoint_loads_into_upstream_class(tmp_path, modded_checkout
     theirs, _ = up.forward(model, x, x)
     trained, _ = load_checkpoint(result.run_dir)
     np.testing.assert_allclose(np.asarray(jnano.logits(trained, x.numpy())), theirs.detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_changing_windows_do_not_recompile():
+    """The window schedule reaches the step as a traced int: 3 steps, 3 windows, 1 compilation."""
+    import equinox as eqx
+
+    from jnano import records
+    from jnano.optim.build import build_optimizer
+    from train.step import make_train_step
+
+    model = jnano.build_model("20", n_embd=64, n_head=1, vocab_size=512, head_fp8=None)
+    params, static = eqx.partition(model, eqx.is_array)
+    opt = build_optimizer(records.get("20").optimizer, model)
+    step = jax.jit(make_train_step(static, opt, 1))
+    state = opt.init(params)
+    x = jnp.asarray(np.random.default_rng(0).integers(0, 512, (1, 256)), jnp.int32)
+    losses = []
+    for window in (1, 2, 3):
+        params, state, loss = step(params, state, x, x, {"window": np.int32(window)})
+        losses.append(float(loss))
+    assert step._cache_size() == 1
+    assert all(np.isfinite(losses))
