@@ -45,7 +45,8 @@ class WindowSchedule:
             return int(((1 - f) * 64 + f * 1792 + 64) // 128)
         if self.form == "blocks_18":
             x = s / n
-            return int(((1 - x) * 128 + x * 1856) // 128)
+            blocks = ((1 - x) * 128 + x * 1856) // 128
+            return int(blocks)
         if self.form == "blocks_19":
             return next_multiple_of_n(1728 * s / n, 128) // 128
         raise ValueError(f"unknown window schedule form {self.form!r}")

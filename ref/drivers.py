@@ -327,9 +327,9 @@ class FlexDriver(TopLevelDriver):
         finally:
             self.m.world_size = 1
         if self.precision == "fp32":
-            for module in model.modules():
-                if hasattr(module, "use_fp8"):
-                    module.use_fp8 = False
+            for sub in model.modules():
+                if hasattr(sub, "use_fp8"):
+                    sub.use_fp8 = False
         else:
             ns = vars(self.m)
             ns["model"] = model
@@ -419,7 +419,7 @@ class FlexDriver(TopLevelDriver):
         with self._ns(fp32_ns), single_process(), quiet(), flex.on_cpu():
             exec(self._hooks_init, ns)
             exec(self._hooks, ns)
-        model.zero_grad(set_to_none=True)
+        model.zero_grad(True)  # set_to_none
 
     def train_step(self, model, opt, idx, targets, step, fp32_ns=False):
         _, loss = self.forward(model, idx, targets, step)

@@ -34,7 +34,8 @@ def _get_lr_18(it, n, cooldown_frac=0.4):  # #18: time remaining t, cooldown to 
 
 def _get_lr_19(it, n, cooldown_frac=0.4):  # #19-#21b, #24, #25: min form, floor 0.1
     w = min((1 - it / n) / cooldown_frac, 1.0)
-    return w * 1.0 + (1 - w) * 0.1
+    kept = w * 1.0
+    return kept + (1 - w) * 0.1
 
 
 def _get_lr_21c(it, n, cooldown_frac=0.4):  # #21c-#23: branch form, floor 0.1
@@ -42,7 +43,8 @@ def _get_lr_21c(it, n, cooldown_frac=0.4):  # #21c-#23: branch form, floor 0.1
     if x < 1 - cooldown_frac:
         return 1.0
     w = (1 - x) / cooldown_frac
-    return w * 1.0 + (1 - w) * 0.1
+    kept = w * 1.0
+    return kept + (1 - w) * 0.1
 
 
 @pytest.mark.parametrize("n", [1393, 1770, 1750, 1390])
@@ -162,7 +164,8 @@ def _torch_ns_20(G):
     tall = G.size(-2) > G.size(-1)
     if tall:
         X = X.mT
-    X = X / (X.norm(dim=(-2, -1), keepdim=True) + 1e-7)
+    frob = X.norm(dim=(-2, -1), keepdim=True)
+    X = X / (frob + 1e-7)
     for _ in range(5):
         A = X @ X.mT
         B = b * A + c * A @ A

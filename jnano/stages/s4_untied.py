@@ -40,8 +40,8 @@ class GPT(LanguageModel):
 
     def trunk(self, idx):
         x = rms_norm(self.transformer.wte(idx))
-        for block in self.transformer.h:
-            x = block(x)
+        for layer in self.transformer.h:
+            x = layer(x)
         return x
 
     def head(self, x):

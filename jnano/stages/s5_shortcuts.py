@@ -63,8 +63,8 @@ class GPT(LanguageModel):
     def __call__(self, idx: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
         x = x0 = rms_norm(self.transformer.wte(idx))
         v1 = None
-        for block in self.transformer.h:
-            x, v1 = block(x, v1, x0)
+        for layer in self.transformer.h:
+            x, v1 = layer(x, v1, x0)
         return self.logits(x)
 
     def logits(self, x):

@@ -1,0 +1,270 @@
+"""The FlexAttention-era reference (records #12-#25): the CPU stand-ins of `ref.flex` against
+dense brute-force references, and (with JNANO_UPSTREAM) every record's genuine code run through
+`ref.drivers.FlexDriver`: model, masks, window schedule, optimizer step."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch.nn.attention.flex_attention import BlockMask
+
+import ref
+from ref import flex
+
+EOT = 50256
+T = 512
+BOS = (0, 40, 300)
+FLEX_RECORDS = ["12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "21b", "21c", "22", "23", "24", "25"]
+VOCAB_50257 = {"17", "19", "20", "21", "21b", "21c", "22", "23"}  # embedding tables of 50257 rows
+SUM_LOSS = {"21c", "22", "23", "24", "25"}  # training loss is the sum over tokens
+SHORT_LONG = {"20", "21", "21b", "21c", "22", "23", "24", "25"}
+
+
+# -- stand-ins, no upstream code ------------------------------------------------------------------
+
+def _causal(b, h, q, k):
+    return q >= k
+
+
+def _brute_mask(partial, full, mask_mod, n, block=128):
+    """Token mask by the flex rule, one entry at a time."""
+    out = np.zeros((n, n), bool)
+    for q in range(n):
+        for k in range(n):
+            r, c = q // block, k // block
+            if c in full.get(r, ()):
+                out[q, k] = True
+            elif c in partial.get(r, ()):
+                out[q, k] = bool(mask_mod(0, 0, torch.tensor(q), torch.tensor(k)))
+    return out
+
+
+def _lists(rows: dict, nq: int, width: int):
+    num = torch.tensor([len(rows.get(r, ())) for r in range(nq)], dtype=torch.int32)
+    idx = torch.zeros(nq, width, dtype=torch.int32)
+    for r, cols in rows.items():
+        idx[r, :len(cols)] = torch.tensor(cols, dtype=torch.int32)
+    return num[None, None], idx[None, None]
+
+
+def test_dense_mask_follows_partial_and_full_block_lists():
+    n, nb = 4 * 128, 4
+    # partial: the diagonal, plus a listed block whose tokens mask_mod would hide entirely
+    # (row 1 lists block 2, above the diagonal); full: strictly-lower blocks, some omitted
+    partial = {0: [0], 1: [1, 2], 2: [2], 3: [3, 1]}
+    full = {1: [0], 2: [0], 3: [2]}  # row 2 omits block 1, row 3 omits block 0 (window-like)
+    num, idx = _lists(partial, nb, nb)
+    fnum, fidx = _lists(full, nb, nb)
+    bm = BlockMask.from_kv_blocks(num, idx, fnum, fidx, BLOCK_SIZE=128, mask_mod=_causal)
+    want = _brute_mask(partial, full, _causal, n)
+    got = flex.dense_mask(bm, n, n).numpy()
+    assert (got == want).all()
+    # a negative count (#20+ clamp_max(F, -1) at window 1) lists nothing
+    num2 = num.clone()
+    num2[0, 0, 3] = -1
+    bm2 = BlockMask.from_kv_blocks(num2, idx, None, None, BLOCK_SIZE=128, mask_mod=_causal)
+    assert not flex.dense_mask(bm2, n, n)[384:].any()
+
+
+def test_dense_mask_of_create_block_mask_is_its_mask_mod():
+    docs = torch.zeros(T, dtype=torch.int64)
+    docs[100:] += 1
+    docs[333:] += 1
+
+    def doc_causal(b, h, q, k):
+        return (q >= k) & (docs[q] == docs[k]) & (q - k < 200)
+
+    bm = flex.create_block_mask(doc_causal, None, None, T, T, device="cuda", _compile=True)
+    q, k = torch.arange(T)[:, None], torch.arange(T)[None]
+    assert torch.equal(flex.dense_mask(bm, T, T), doc_causal(0, 0, q, k))
+
+
+def test_flex_standin_is_a_masked_softmax():
+    torch.manual_seed(0)
+    B, H, n, D = 1, 2, 256, 16
+    q, k, v = (torch.randn(B, H, n, D, requires_grad=True) for _ in range(3))
+    partial = {0: [0], 1: [1]}
+    full = {1: [0]}
+    num, idx = _lists(partial, 2, 2)
+    fnum, fidx = _lists(full, 2, 2)
+    mask_mod = lambda b, h, qi, ki: (qi >= ki) & ((qi - ki) % 3 != 1)  # noqa: E731
+    bm = BlockMask.from_kv_blocks(num, idx, fnum, fidx, BLOCK_SIZE=128, mask_mod=mask_mod)
+    out = flex.flex_attention(q, k, v, block_mask=bm, scale=0.3)
+    mask = _brute_mask(partial, full, mask_mod, n)
+    qd, kd, vd = (t.detach().double().numpy() for t in (q, k, v))
+    want = np.zeros_like(qd)
+    for h in range(H):
+        for i in range(n):
+            s = 0.3 * kd[0, h] @ qd[0, h, i]
+            s = np.where(mask[i], s, -np.inf)
+            p = np.exp(s - s.max())
+            want[0, h, i] = (p / p.sum()) @ vd[0, h]
+    np.testing.assert_allclose(out.detach().double().numpy(), want, rtol=1e-5, atol=1e-6)
+    out.sum().backward()  # differentiable (torch's CPU flex has no backward)
+    assert all(t.grad is not None and torch.isfinite(t.grad).all() for t in (q, k, v))
+    assert flex.flex_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), block_mask=bm).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32])
+def test_scaled_mm_emulation_equals_torch(fast, out_dtype):
+    g = torch.Generator().manual_seed(1)
+    a = (torch.randn(32, 64, generator=g) * 4).to(torch.float8_e4m3fn)
+    b = (torch.randn(48, 64, generator=g) * 4).to(torch.float8_e5m2 if not fast else torch.float8_e4m3fn)
+    for sa, sb in [(0.5, 2.0 ** -9), (2.0, 32.0)]:
+        scale_a, scale_b = torch.tensor(sa), torch.tensor(sb)
+        want = torch._scaled_mm(a, b.T, out_dtype=out_dtype, scale_a=scale_a, scale_b=scale_b, use_fast_accum=fast)
+        got = flex.scaled_mm(a, b.T, out_dtype=out_dtype, scale_a=scale_a, scale_b=scale_b, use_fast_accum=fast)
+        assert got.dtype == want.dtype
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_dist_stub_copies_like_one_rank():
+    d = flex.FlexDistStub()
+    src, out = torch.arange(6.0), torch.zeros(1, 6)
+    d.all_gather_into_tensor(out, src, async_op=True).get_future().wait()
+    assert torch.equal(out[0], src)
+    sl = torch.zeros(6)
+    d.reduce_scatter_tensor(sl, src)
+    assert torch.equal(sl, src) and d.get_world_size() == 1 and d.get_rank() == 0
+
+
+# -- genuine upstream code -----------------------------------------------------------------------
+
+_LOADED: dict[str, ref.Reference] = {}
+
+
+def _load(record, checkout):
+    if record not in _LOADED:
+        _LOADED[record] = ref.load(record, checkout)
+    return _LOADED[record]
+
+
+def _short_args(up) -> SimpleNamespace:
+    declared = up.driver.declared_args()
+    args = dict(num_iterations=12)
+    for name, value in (("warmdown_iters", 5), ("cooldown_iters", 5), ("cooldown_frac", 0.4)):
+        if name in declared:
+            args[name] = value
+    return SimpleNamespace(**args)
+
+
+def _batch():
+    g = torch.Generator().manual_seed(0)
+    buf = torch.randint(0, EOT, (T + 1,), generator=g)
+    buf[list(BOS)] = EOT
+    return buf[:-1][None], buf[1:][None]
+
+
+def _build(up, record):
+    vocab = 50257 if record in VOCAB_50257 else 50304
+    torch.manual_seed(0)
+    model = up.build_model(vocab_size=vocab, n_layer=12, n_head=1, n_embd=128, seq_len=T)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # upstream zero-inits projections and head: give every path a signal
+        for name, p in model.named_parameters():
+            if p.ndim >= 2 and not p.any():
+                p.copy_(torch.randn(p.shape, generator=g) * (0.05 if "lm_head" in name else 0.02))
+    return model.train(), vocab
+
+
+def _window_formula(record: str, s: int, n_iter: int = 12):
+    """records_12_25.md §2: tokens for #13-#15, blocks from #16; None for #12."""
+    x = s / n_iter
+    if record == "12":
+        return None
+    if record in ("13", "14", "15"):
+        return 64 * int((64 + 1728 * x) // 64)
+    if record in ("16", "17"):
+        return int(((1 - x) * 64 + x * 1792 + 64) // 128)
+    if record == "18":
+        return int(((1 - x) * 128 + x * 1856) // 128)
+    return max(1, math.ceil(1728 * s / n_iter / 128))
+
+
+def _expected_masks(record, ids, window):
+    """records_12_25.md §2.2; returns (long, short) token masks (short is None before #20)."""
+    docs = (ids == EOT).cumsum(0)
+    q, k = torch.arange(T)[:, None], torch.arange(T)[None]
+    base = (k <= q) & (docs[q] == docs[k])
+    blocks = q // 128 - k // 128
+    if record == "12":
+        return base & (q - k < 1024), None
+    if record in ("13", "14"):
+        return base & (q - k < window), None
+    if record == "15":
+        return base & (q - k < window) & (blocks < (window + 127) // 128), None
+    long = base & (blocks < window)
+    if record not in SHORT_LONG:
+        return long, None
+    return long, base & (blocks < max(window // 2, 1))
+
+
+@pytest.mark.upstream
+@pytest.mark.parametrize("record", FLEX_RECORDS)
+def test_flex_record_window_schedule(record, modded_checkout):
+    up = _load(record, modded_checkout)
+    up.set_args(_short_args(up))
+    got = [up.window_value(s) for s in range(13)]
+    assert got == [_window_formula(record, s) for s in range(13)]
+    if record == "12":
+        assert up.window_args(3) == ([], {})
+
+
+@pytest.mark.upstream
+@pytest.mark.parametrize("record", FLEX_RECORDS)
+def test_flex_record_trains_with_the_masks_of_the_note(record, modded_checkout):
+    up = _load(record, modded_checkout)
+    model, vocab = _build(up, record)
+    emb = [p for n, p in model.named_parameters() if n.endswith(("wte.weight", "embed.weight"))]
+    assert emb and emb[0].shape[0] == vocab
+    opt = up.build_optimizer(model, _short_args(up))
+    idx, targets = _batch()
+
+    seen: list = []
+    standin = up.module.flex_attention
+
+    def recording(q, k, v, block_mask=None, **kw):
+        seen.append(block_mask)
+        return standin(q, k, v, block_mask=block_mask, **kw)
+
+    up.module.flex_attention = recording
+    try:
+        for step in (1, 2, 3):
+            seen.clear()
+            if step < 3:
+                with torch.no_grad():
+                    up.forward(model, idx, targets, step)
+            else:
+                logits, loss = up.forward(model, idx, targets, step)
+            long, short = _expected_masks(record, idx[0], up.window_value(step))
+            masks = [flex.dense_mask(bm, T, T) for bm in seen]
+            assert len(masks) == (12 if record in {"12", "13", "14", "15", "16"} else 11)  # #17+: no attention in layer 7
+            if short is None:
+                assert all(torch.equal(m, long) for m in masks), record
+            else:  # layers with attention: [L,S,S,S,L,S,S,-,S,S,S,L]
+                pattern = "LSSSLSSSSSL"
+                for m, kind in zip(masks, pattern):
+                    assert torch.equal(m, long if kind == "L" else short), (record, step, kind)
+    finally:
+        up.module.flex_attention = standin
+
+    assert logits.shape == (1, T, 50304) and logits.dtype == torch.float32
+    assert torch.isfinite(loss)
+    reduction = "sum" if record in SUM_LOSS else "mean"
+    want = torch.nn.functional.cross_entropy(logits[0], targets[0], reduction=reduction)
+    torch.testing.assert_close(loss, want)
+    loss.backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None and p.grad.any()}
+    assert len(grads) >= 0.9 * len(list(model.parameters()))
+    assert all(torch.isfinite(g).all() for g in grads.values())
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    up.apply_gradients(model, opt, 3, fp32_ns=True)
+    unchanged = [n for n, p in model.named_parameters() if n in grads and torch.equal(p, before[n])]
+    assert not unchanged, unchanged
+    assert all(p.grad is None for p in model.parameters())
+    assert all(torch.isfinite(p).all() for p in model.parameters())
