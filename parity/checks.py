@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from parity.fingerprint import fingerprint
 from parity.fingerprint import relative_error as fingerprint_error
 
 # Newton-Schulz's quintic has slope a = 3.4445 at zero: rounding differences in the small
@@ -31,6 +32,8 @@ class Check:
     ns_reason: str = ""
     elementwise: bool = False  # worst single value (loss curves) instead of the norm-wise error
     ulp_allowance: bool = False  # discount one fp32 ulp of the updated parameter (see `compare`)
+    vector_tol: float | None = None  # for parameters with ndim <= 1, if different
+    vector_reason: str = ""
 
 
 _UPDATE = ("identical gradients in, so only the optimizers' fp32 arithmetic differs; error beyond "
@@ -41,13 +44,21 @@ _UPDATE_NS_BF16 = (f"one bf16 matmul element summed in another order (0.4%) insi
                    f"{NS_AMPLIFICATION}; one such flip moves a 64x64 block by ~3e-2: measured <= 3.2e-2 "
                    "over 6 seeds (CI shape), 2.0e-2 (full size). The algorithm itself is checked at fp32")
 
+_VECTOR_GRAD = ("a scalar's gradient (lambdas, skip weights) is a sum over every activation of its layer "
+                "whose terms largely cancel, so its relative rounding error is that of the terms divided by "
+                "the cancellation: measured <= 3.6e-5 against upstream (packed records, 512 tokens x 128 "
+                "dims x 12 layers), 6.5e-6 between two of our own runs 1e-7 apart (parity.sensitivity); "
+                "<= 1e-6 at the 2-layer CI shape")
+
 FP32 = (
     Check("logits", "logits", 1e-5,
           "same fp32 math; BLAS blocking and libm (exp, tanh, cos) round differently: measured "
           "<= 7e-7 (CI shape), 1.5e-6 (full size)"),
     Check("loss", "loss", 1e-5, "mean of the logits' log-softmax: measured <= 2e-7"),
     Check("grad/", "gradient", 1e-5,
-          "backward adds a few fp32 roundings per layer; per tensor: measured <= 1e-6 (CI), 2.4e-6 (full)"),
+          "backward adds a few fp32 roundings per layer; per tensor: measured <= 1e-6 (CI), 2.4e-6 (full); "
+          "packed records (#12 on, 12 layers, 512 tokens): <= 3.7e-6",
+          vector_tol=1e-4, vector_reason=_VECTOR_GRAD),
     Check("update0/", "update step 0", 1e-5, _UPDATE, 1e-4, _UPDATE_NS_FP32, ulp_allowance=True),
     Check("update1/", "update step 1", 1e-5, _UPDATE + "; momentum/Adam state from step 0",
           1e-4, _UPDATE_NS_FP32, ulp_allowance=True),
@@ -56,6 +67,41 @@ FP32 = (
           "<= 2.5e-7 (CI shape and full size)", elementwise=True),
     Check("final_logits", "logits after 10 steps", 1e-4,
           "weights after 10 steps of fp32 drift: measured <= 4e-6 (CI), 7.5e-6 (full size, #4)"),
+)
+
+# The packed-sequence records (#12 on) at their parity shape (12 layers, 512 tokens, 50304-row
+# tables) amplify rounding over a 10-step trajectory far more than the small 2-layer models of
+# #1-#11: `python -m parity.sensitivity` runs our model twice with weights 1e-7 (~1 ulp) apart
+# and finds the final logits 4.7e-3 apart for #12 (1.0e-5 for #14), the loss curve 5.3e-5. Upstream
+# rounds differently everywhere, so it cannot agree with us more closely than that. Every
+# single-step check (logits, loss, gradients, both updates) keeps its tight bound.
+_FLEX_TRAJECTORY = ("end-to-end training compounds rounding: two of our own runs with weights 1e-7 apart differ "
+                    "by up to 5.3e-5 on a step's loss (#12, parity.sensitivity); measured against upstream <= 1.9e-6")
+_FLEX_FINAL = ("two of our own runs with weights 1e-7 apart end 4.7e-3 apart (#12; 1.0e-5 for #14: "
+               "parity.sensitivity); measured against upstream <= 3.6e-4 (#12), <= 2.4e-5 from #14 on")
+FLEX_FP32 = tuple(
+    Check(c.key, c.label, 2e-4, _FLEX_TRAJECTORY, elementwise=True) if c.key == "trajectory"
+    else Check(c.key, c.label, 1e-2, _FLEX_FINAL) if c.key == "final_logits"
+    else c
+    for c in FP32
+)
+
+# Record precision of the packed records' model (#12 on): bf16 parameters where the record keeps
+# them, bf16 activations, bf16 RoPE tables where the record has them, the FP8 head in training.
+# Two bf16 evaluations of one function differ by about as much as either differs from fp32 (each
+# rounds ~2^-9 at every op), so these bounds catch a wrong dtype flow or a wrong FP8 formula
+# (errors of order 1), not a single misplaced rounding; fp32 parity checks the function itself.
+_BF16_LOGITS = ("bf16 activations round ~2^-9 at every op of 12 layers, independently on each side: measured "
+                "<= 1.2e-2 against upstream, where either side is 1.25e-2 from its fp32 logits (#12; 2.2e-4 "
+                "from #21c, whose sigmoid logits sit far from zero)")
+_BF16_GRAD = ("bf16 backward, matrices only: measured <= 3.8e-2 (lm_head, whose gradient passes through e5m2 "
+              "with 2 mantissa bits from #19 on), median 2e-2; a scalar's bf16 gradient is a cancelling sum "
+              "dominated by rounding (tens of %): scalars are checked at fp32 only")
+RECORD_MODEL = (
+    Check("logits", "logits (bf16 model)", 5e-2, _BF16_LOGITS),
+    Check("loss", "loss (bf16 model)", 1e-3, "measured <= 1.0e-4 (#19; the mean over 512 tokens averages the rounding)"),
+    Check("grad/", "gradient (bf16 model)", 1e-1, _BF16_GRAD, vector_tol=float("inf"),
+          vector_reason="not compared at record precision (see the matrices' reason); compared at fp32"),
 )
 
 # Record precision: Newton-Schulz in bf16 as the record runs it. Adam is fp32 either way. Only the
@@ -96,6 +142,13 @@ def relative(ours: np.ndarray, theirs: np.ndarray, elementwise: bool = False, al
     if np.shape(ours) != np.shape(theirs):
         return float("inf")
     ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    bad = ~np.isfinite(theirs)
+    if bad.any() or not np.isfinite(ours).all():
+        # inf/NaN must sit exactly where upstream's are (the FP8 backward of #19/#20 overflows at
+        # small batches); the rest is compared as usual
+        if not np.array_equal(bad, ~np.isfinite(ours)):
+            return float("inf")
+        ours, theirs = np.where(bad, 0.0, ours), np.where(bad, 0.0, theirs)
     if elementwise:
         return float(np.max(np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-30)))
     diff = max(0.0, float(np.linalg.norm(ours - theirs)) - allowance)
@@ -112,7 +165,8 @@ def _error(check: Check, key: str, ours: dict, theirs: dict, golden: bool) -> tu
     # optimizers.
     allowance = float(ours[f"ulp/{key}"]) if check.ulp_allowance else 0.0
     if golden and isinstance(theirs[key], dict):
-        err, raw = (fingerprint_error(key, theirs[key], ours[key], a) for a in (allowance, 0.0))
+        mine = fingerprint(key, ours[key])  # once: projecting a large tensor is the slow part
+        err, raw = (fingerprint_error(key, theirs[key], mine, a) for a in (allowance, 0.0))
         norm = theirs[key]["norm"]
     else:
         err, raw = (relative(ours[key], np.asarray(theirs[key]), check.elementwise, a) for a in (allowance, 0.0))
@@ -130,11 +184,12 @@ def _row(check: Check, label: str, measured: dict[str, tuple], tol: float, reaso
                {k.split("/", 1)[1]: v for k, v in errors.items()} if per_param else {}, detail)
 
 
-def compare(checks, ours: dict, theirs: dict, golden: bool = False, ns_params: frozenset = frozenset()) -> list[Row]:
+def compare(checks, ours: dict, theirs: dict, golden: bool = False, ns_params: frozenset = frozenset(),
+            vector_params: frozenset = frozenset()) -> list[Row]:
     """Rows of `checks`, `ours` against `theirs` (full results, or golden fingerprints).
 
     `ns_params` names the parameters a Newton-Schulz rule updates; checks with an `ns_tol` give
-    them a row of their own.
+    them a row of their own; likewise `vector_params` (ndim <= 1) for checks with a `vector_tol`.
     """
     rows = []
     for check in checks:
@@ -146,6 +201,15 @@ def compare(checks, ours: dict, theirs: dict, golden: bool = False, ns_params: f
         if per_param:  # a parameter only we have is a mismatch too
             inf = (float("inf"), float("inf"), 0.0)
             measured.update({k: inf for k in ours if k.startswith(check.key) and k not in measured})
+        if check.vector_tol is not None:
+            vec = {k: v for k, v in measured.items() if k.split("/", 1)[1] in vector_params}
+            rest = {k: v for k, v in measured.items() if k not in vec}
+            if rest:
+                rows.append(_row(check, f"{check.label}, matrices", rest, check.tol, check.reason, per_param))
+            if vec:
+                rows.append(_row(check, f"{check.label}, scalars", vec, check.vector_tol, check.vector_reason,
+                                 per_param))
+            continue
         if check.ns_tol is None:
             rows.append(_row(check, check.label, measured, check.tol, check.reason, per_param))
             continue

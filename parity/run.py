@@ -79,16 +79,28 @@ def ns_params(record: str, inp: "Inputs") -> frozenset:
     return frozenset(n for n, shape in inp.param_shapes.items() if recipe.label(n, len(shape)) in ns_groups)
 
 
-def check_set(precision: str):
-    return checks.FP32 if precision == "float32" else checks.BF16_NS
+def vector_params(inp: "Inputs") -> frozenset:
+    """Parameters with ndim <= 1 (lambdas, skip weights, packed scalars)."""
+    return frozenset(n for n, shape in inp.param_shapes.items() if len(shape) <= 1)
 
 
-def title(precision: str) -> str:
-    return "fp32" if precision == "float32" else "record precision: Newton-Schulz in bf16"
+def check_set(precision: str, record: str):
+    if precision != "float32":
+        return checks.BF16_NS + (checks.RECORD_MODEL if record_precision_model(record, precision) else ())
+    return checks.FLEX_FP32 if setup.is_flex(record) else checks.FP32
+
+
+def title(precision: str, record: str) -> str:
+    if precision == "float32":
+        return "fp32"
+    if record_precision_model(record, precision):
+        return "record precision: bf16 model (FP8 head where the record has it), Newton-Schulz in bf16"
+    return "record precision: Newton-Schulz in bf16"
 
 
 @dataclass
 class Inputs:
+    size: str  # "small" or "full"
     shape: dict  # Config overrides
     state_dict: dict
     batches: list
@@ -101,22 +113,43 @@ def inputs(record: str, seed: int, size: str) -> Inputs:
     geo = setup.batch_geometry(record, size)
     sd = weights.parity_state_dict(record, seed, shape)
     vocab = jnano.config(record, **shape).vocab_size
-    batches = weights.parity_batches(seed, vocab, geo["batch"], geo["seq"], setup.STEPS)
+    batches = weights.parity_batches(seed, vocab, geo["batch"], geo["seq"], setup.STEPS,
+                                     documents=4 if setup.is_flex(record) else 0)
     model = jnano.from_state_dict(record, sd, **shape)
     shapes = {n: tuple(v.shape) for n, v in named_parameters(model).items()}
-    return Inputs(shape, sd, batches, weights.synthetic_gradients(seed, shapes), shapes)
+    return Inputs(size, shape, sd, batches, weights.synthetic_gradients(seed, shapes), shapes)
+
+
+def record_precision_model(record: str, precision: str) -> bool:
+    """Packed records (#12 on) compare their model at record precision too (bf16 parameters and
+    activations, bf16 RoPE tables where the record has them, the FP8 head)."""
+    return precision != "float32" and setup.is_flex(record)
 
 
 def ours(record: str, inp: Inputs, precision: str) -> sides.Results:
-    return sides.jax_results(record, inp.shape, inp.state_dict, inp.batches,
-                             setup.recipe(record, precision), inp.synthetic, model_checks=precision == "float32")
+    out = sides.jax_results(record, inp.shape, inp.state_dict, inp.batches,
+                            setup.recipe(record, precision), inp.synthetic, model_checks=precision == "float32")
+    if record_precision_model(record, precision):
+        out.update(sides.jax_record_precision(record, setup.record_shape(record, inp.size), inp.state_dict,
+                                              inp.batches[0]))
+    return out
 
 
 def theirs(reference, record: str, inp: Inputs, precision: str) -> sides.Results:
     recipe = setup.recipe(record, precision)
-    return sides.torch_results(reference, inp.shape, inp.state_dict, inp.batches,
-                               setup.upstream_args(record, recipe), precision == "float32", inp.synthetic,
-                               model_checks=precision == "float32")
+    seq = inp.batches[0][0].shape[-1]
+    args = setup.upstream_args(record, recipe)
+    if setup.is_flex(record):  # the warmdown's name changes between records: keep upstream's own
+        declared = reference.driver.declared_args()
+        args = type(args)(**{k: v for k, v in vars(args).items() if k in declared})
+    out = sides.torch_results(reference, setup.upstream_shape(record, inp.shape, seq), inp.state_dict, inp.batches,
+                              args, precision == "float32", inp.synthetic,
+                              model_checks=precision == "float32")
+    if record_precision_model(record, precision):
+        out.update(sides.torch_record_precision(reference.with_options(precision="record"),
+                                                setup.upstream_shape(record, inp.shape, seq), inp.state_dict,
+                                                inp.batches[0], args))
+    return out
 
 
 def hyperparameter_row(reference, record: str) -> checks.Row | None:
@@ -146,9 +179,10 @@ def run_live(record: str, reference, seed: int = GOLDEN_SEED, size: str = "small
     inp = inputs(record, seed, size)
     ns = ns_params(record, inp)
     for precision in precisions(record):
-        rows = checks.compare(check_set(precision), ours(record, inp, precision),
-                              theirs(reference, record, inp, precision), ns_params=ns)
-        report.sections.append(Section(title(precision), rows))
+        rows = checks.compare(check_set(precision, record), ours(record, inp, precision),
+                              theirs(reference, record, inp, precision), ns_params=ns,
+                              vector_params=vector_params(inp))
+        report.sections.append(Section(title(precision, record), rows))
     hp_row = hyperparameter_row(reference, record)
     if hp_row is not None:
         report.sections.append(Section("facts", [hp_row]))
@@ -165,8 +199,9 @@ def run_golden(record: str, golden: dict) -> Report:
     ns = ns_params(record, inp)
     for precision in precisions(record):
         results = golden["results"][precision]
-        rows = checks.compare(check_set(precision), ours(record, inp, precision), results, golden=True, ns_params=ns)
-        report.sections.append(Section(title(precision), rows))
+        rows = checks.compare(check_set(precision, record), ours(record, inp, precision), results, golden=True,
+                              ns_params=ns, vector_params=vector_params(inp))
+        report.sections.append(Section(title(precision, record), rows))
     report.seconds = time.perf_counter() - t0
     return report
 

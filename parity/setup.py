@@ -16,22 +16,69 @@ STEPS = 10  # length of the compared trajectory
 # the fused QKV (rows = 3 x cols) takes record #4's split path.
 SMALL = dict(vocab_size=256, n_layer=2, n_head=4, n_embd=64, block_size=64)
 SMALL_BATCH = dict(batch=2, seq=32)
+# #12 on (one packed row per GPU, FlexAttention): the vocabulary stays the record's (50256 is
+# the document separator upstream hard-codes) and so do the 12 layers (#17 on need exactly 12:
+# value-embedding layout, block 7, the 12-entry mask list); one 128-dim head keeps the head
+# size #21 on hard-code. 512 tokens = 4 blocks of 128, enough for block windows of 1-3.
+FLEX_SMALL = dict(n_head=1, n_embd=128)
+FLEX_SMALL_BATCH = dict(batch=1, seq=512)
+# fp32 parity runs upstream in fp32 throughout: its `.bfloat16()` casts off (ref's fp32 mode)
+# and the FP8 head replaced by the plain matmul it computes in evaluation.
+FP32_OVERRIDES = dict(rope_dtype="float32", head_fp8=None)
+PROBE_STEP = 1  # the step whose window the logits/gradient checks run at
+
+
+def is_flex(record: str) -> bool:
+    """Records #12 on: one packed sequence per GPU and a `window` argument (or #12's fixed one)."""
+    return "window" in _fields(record)
+
+
+def _fields(record: str) -> set[str]:
+    return {f.name for f in dataclasses.fields(get_stage(records.get(record).stage).Config)}
 
 
 def shape(record: str, size: str = "small") -> dict:
-    """Model Config overrides for `size` ("small" for CI, "full" for the record's own shapes)."""
-    if size == "full":
-        return {}
-    if size != "small":
+    """Model Config overrides for `size` ("small" for CI, "full" for the record's own shapes);
+    fp32 settings of the flex-era configs are part of it."""
+    if size not in ("small", "full"):
         raise ValueError(f"unknown parity size {size!r}; use 'small' or 'full'")
-    fields = {f.name for f in dataclasses.fields(get_stage(records.get(record).stage).Config)}
-    return {k: v for k, v in SMALL.items() if k in fields}
+    fields = _fields(record)
+    out = {k: v for k, v in FP32_OVERRIDES.items() if k in fields}
+    if size == "small":
+        out.update({k: v for k, v in (FLEX_SMALL if is_flex(record) else SMALL).items() if k in fields})
+    return out
 
 
 def batch_geometry(record: str, size: str = "small") -> dict:
+    if is_flex(record):
+        return dict(FLEX_SMALL_BATCH) if size == "small" else dict(batch=1, seq=1024)
     if size == "small":
         return dict(SMALL_BATCH)
     return dict(batch=1, seq=min(records.get(record).training.seq_len, 1024))
+
+
+def upstream_shape(record: str, shape: dict, seq: int) -> dict:
+    """What the upstream driver builds: the flex-era drivers take the model's sizes by our
+    names plus the sequence length; the earlier ones take the Config overrides themselves."""
+    if not is_flex(record):
+        return shape
+    import jnano
+
+    cfg = jnano.config(record, **shape)
+    return dict(vocab_size=cfg.vocab_size, n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, seq_len=seq)
+
+
+def record_shape(record: str, size: str = "small") -> dict:
+    """`shape` as the record runs it: no fp32 overrides (bf16 RoPE tables, the FP8 head)."""
+    return {k: v for k, v in shape(record, size).items() if k not in FP32_OVERRIDES}
+
+
+def schedule_at(record: str, step: int) -> dict:
+    """The per-step model arguments at `step` of the short schedule: `{"window": n}` from #13."""
+    window = records.get(record).window
+    if window is None:
+        return {}
+    return {"window": window.value(step, short_schedule(records.get(record).optimizer.schedule).num_iterations)}
 
 
 def short_schedule(schedule: hp.Schedule) -> hp.Schedule:
@@ -41,6 +88,8 @@ def short_schedule(schedule: hp.Schedule) -> hp.Schedule:
         return dataclasses.replace(schedule, warmup=3, num_iterations=12)
     if isinstance(schedule, hp.Trapezoid):
         return dataclasses.replace(schedule, warmup=2 if schedule.warmup else 0, warmdown=5, num_iterations=12)
+    if isinstance(schedule, hp.CooldownToFloor):
+        return dataclasses.replace(schedule, num_iterations=12)
     raise TypeError(f"no short form for schedule {schedule!r}")
 
 
@@ -63,6 +112,13 @@ def upstream_args(record: str, rec: hp.OptimizerRecipe) -> SimpleNamespace:
     """Our record table written in upstream's argument names, for the upstream driver."""
     family = entry_for(record).family
     s = rec.schedule
+    if family == "flex":
+        # upstream names the warmdown `warmdown_iters` (#12) or `cooldown_iters` (#13-#17); from
+        # #18 the cooldown is a fraction and only the length changes
+        out = dict(num_iterations=s.num_iterations)
+        if isinstance(s, hp.Trapezoid):
+            out.update(warmup_iters=s.warmup, warmdown_iters=s.warmdown, cooldown_iters=s.warmdown)
+        return SimpleNamespace(**out)
     if family == "toplevel":
         # upstream's own Hyperparameters() and optimizer lines supply every number; only the
         # schedule's length is shortened (the driver replaces these fields)
@@ -91,6 +147,15 @@ def table_args(record: str) -> dict:
     rec = records.get(record)
     t = rec.training
     out = vars(upstream_args(record, rec.optimizer)).copy()
+    if entry_for(record).family == "flex":
+        s = rec.optimizer.schedule
+        if isinstance(s, hp.CooldownToFloor):
+            out.update(cooldown_frac=s.cooldown_frac, batch_size=t.batch_tokens)  # tokens, #18 on
+        else:
+            out.update(batch_size=t.batch_tokens // t.seq_len, device_batch_size=t.device_batch)  # rows
+        out.update(sequence_length=t.seq_len, seq_len=t.seq_len, train_seq_len=t.seq_len,
+                   val_loss_every=t.val_every, val_tokens=t.val_tokens)
+        return out
     out.update(sequence_length=t.seq_len, val_loss_every=t.val_every)
     family = entry_for(record).family
     if family == "train_gpt2_orthogonal_nesterov":

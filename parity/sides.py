@@ -11,6 +11,9 @@ Result keys (`<name>` is the upstream state_dict name of a parameter):
 
 from __future__ import annotations
 
+import fnmatch
+import inspect
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -18,8 +21,10 @@ import numpy as np
 
 import jnano
 from jnano import hparams as hp
+from jnano import records
 from jnano.optim.build import build_optimizer
 from jnano.state_dict import named_parameters, path_name
+from parity import setup
 
 Results = dict[str, np.ndarray]
 
@@ -31,14 +36,64 @@ def _tree_from_names(model, values: dict[str, np.ndarray]):
     )
 
 
+def schedule_args(record: str, step: int) -> dict:
+    """The model's per-step arguments (`window`) at `step`, as traced int32 values."""
+    return {k: jnp.int32(v) for k, v in setup.schedule_at(record, step).items()}
+
+
+def _forward_kwargs(model) -> dict:
+    """The training forward's logits (#19 on: through the FP8 head) where the model has both."""
+    return {"training": True} if "training" in inspect.signature(type(model).__call__).parameters else {}
+
+
+def jax_record_precision(record: str, shape: dict, state_dict: dict, batch) -> Results:
+    """Logits, loss and gradients of the record-precision model: the record's bf16 parameters
+    (`Record.bf16_params`) rounded to bf16, its config as it runs (bf16 RoPE tables, FP8 head)."""
+    model = jnano.from_state_dict(record, state_dict, **shape)
+    globs = records.get(record).bf16_params
+    model = jax.tree_util.tree_map_with_path(
+        lambda path, leaf: leaf.astype(jnp.bfloat16)
+        if eqx.is_array(leaf) and any(fnmatch.fnmatchcase(path_name(path), g) for g in globs) else leaf, model)
+    kwargs = _forward_kwargs(model)
+    idx, targets = (jnp.asarray(a) for a in batch)
+    probe = schedule_args(record, setup.PROBE_STEP)
+    logits = jax.jit(lambda m, x, s: m(x, **kwargs, **s))(model, idx, probe)
+    loss, grads = eqx.filter_jit(eqx.filter_value_and_grad(lambda m, x, y, s: m.loss(x, y, **s)))(
+        model, idx, targets, probe)
+    out: Results = {"logits": np.asarray(logits.astype(jnp.float32), np.float64), "loss": np.float64(loss)}
+    out.update({f"grad/{n}": np.asarray(g.astype(jnp.float32), np.float64) for n, g in named_parameters(grads).items()})
+    return out
+
+
+def torch_record_precision(reference, shape: dict, state_dict: dict, batch, args) -> Results:
+    """The same from upstream's model built as its `main` builds it (`ref.load(..., precision="record")`);
+    `args` (the shortened schedule) set first: the window at the probe step depends on it."""
+    import torch
+
+    reference.set_args(args)
+    torch.manual_seed(0)
+    model = reference.build_model(**shape)
+    buffers = {name for name, _ in model.named_buffers()}
+    model.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in state_dict.items()
+                           if k not in buffers}, strict=False)
+    model.train()
+    idx, targets = (torch.from_numpy(a) for a in batch)
+    logits, loss = reference.forward(model, idx, targets, step=setup.PROBE_STEP)
+    loss.backward()
+    out: Results = {"logits": logits.detach().double().numpy(), "loss": np.float64(loss.item())}
+    out.update({f"grad/{n}": p.grad.double().numpy() for n, p in model.named_parameters() if p.grad is not None})
+    return out
+
+
 def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.OptimizerRecipe,
                 synthetic: list[dict[str, np.ndarray]], model_checks: bool = True) -> Results:
-    """Our results; `model_checks=False`: only the optimizer updates (record-precision runs)."""
+    """Our results; `model_checks=False`: only the optimizer updates (record-precision runs).
+    Logits and gradients run at `setup.PROBE_STEP`'s window, step s of the trajectory at step s's."""
 
-    def loss_fn(model, x, y):  # local: equinox caches traces per function object
-        return model.loss(x, y)
+    def loss_fn(model, x, y, schedule):  # local: equinox caches traces per function object
+        return model.loss(x, y, **schedule)
 
-    logits_fn = jax.jit(lambda m, x: m(x))
+    logits_fn = jax.jit(lambda m, x, schedule: m(x, **_forward_kwargs(m), **schedule))
     value_and_grad = eqx.filter_jit(eqx.filter_value_and_grad(loss_fn))
     model0 = jnano.from_state_dict(record, state_dict, **shape)
     opt = build_optimizer(recipe, model0)
@@ -60,19 +115,20 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
         return out
 
     idx, targets = (jnp.asarray(a) for a in batches[0])
-    out["logits"] = np.asarray(logits_fn(model0, idx), np.float64)
-    loss, grads = value_and_grad(model0, idx, targets)
+    probe = schedule_args(record, setup.PROBE_STEP)
+    out["logits"] = np.asarray(logits_fn(model0, idx, probe), np.float64)
+    loss, grads = value_and_grad(model0, idx, targets, probe)
     out["loss"] = np.float64(loss)
     out.update({f"grad/{n}": np.asarray(g, np.float64) for n, g in named_parameters(grads).items()})
 
     model, state = model0, opt.init(eqx.filter(model0, eqx.is_array))
     losses = []
-    for x, y in batches:  # the same compiled functions as above: no compile per step
-        loss, grads = value_and_grad(model, jnp.asarray(x), jnp.asarray(y))
+    for step, (x, y) in enumerate(batches):  # the same compiled functions as above: no compile per step
+        loss, grads = value_and_grad(model, jnp.asarray(x), jnp.asarray(y), schedule_args(record, step))
         model, state = apply(model, state, grads)
         losses.append(float(loss))
     out["trajectory"] = np.array(losses)
-    out["final_logits"] = np.asarray(logits_fn(model, idx), np.float64)
+    out["final_logits"] = np.asarray(logits_fn(model, idx, probe), np.float64)
     return out
 
 
@@ -121,7 +177,8 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
         return out
     model = fresh_model()
     idx, targets = (torch.from_numpy(a) for a in batches[0])
-    logits, loss = reference.forward(model, idx, targets)
+    probe = {"step": setup.PROBE_STEP} if setup.is_flex(reference.record) else {}
+    logits, loss = reference.forward(model, idx, targets, **probe)
     loss.backward()
     out["logits"] = logits.detach().double().numpy()
     out["loss"] = np.float64(loss.item())
@@ -135,5 +192,5 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
     ]
     out["trajectory"] = np.array(losses)
     with torch.no_grad():
-        out["final_logits"] = reference.forward(model, idx, targets)[0].double().numpy()
+        out["final_logits"] = reference.forward(model, idx, targets, **probe)[0].double().numpy()
     return out

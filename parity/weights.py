@@ -8,6 +8,7 @@ stays degenerate: a forgotten bias or an ignored gain would otherwise go unseen.
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 import jnano
@@ -18,24 +19,41 @@ from parity.rng import integers, normal, uniform
 def parity_state_dict(record: str, seed: int, shape: dict) -> dict[str, np.ndarray]:
     """Every parameter of record `record`'s model at `shape`, drawn from `seed`, as a state_dict
     (with tied aliases and buffers, ready for `torch_model.load_state_dict(strict=True)`)."""
-    template = jnano.build_model(record, seed=0, **shape)
+    def vectors():  # jitted: XLA drops the (large, unused) random matrices of the init
+        model = jnano.build_model(record, seed=0, **shape)
+        return {n: v for n, v in named_parameters(model).items() if v.ndim < 2}
+
+    shapes = {n: tuple(v.shape) for n, v in
+              jax.eval_shape(lambda: named_parameters(jnano.build_model(record, seed=0, **shape))).items()}
+    init_values = jax.jit(vectors)()
     params = {}
-    for name, leaf in named_parameters(template).items():
-        shape_ = tuple(leaf.shape)
+    for name, shape_ in shapes.items():
         if len(shape_) >= 2:
             value = normal(seed, f"weight/{name}", shape_) / np.sqrt(shape_[-1])
         else:
-            value = np.asarray(leaf, np.float64) + uniform(seed, f"weight/{name}", shape_, -0.1, 0.1)
+            value = np.asarray(init_values[name], np.float64) + uniform(seed, f"weight/{name}", shape_, -0.1, 0.1)
         params[name] = value.astype(np.float32)
     model = jnano.from_state_dict(record, params, **shape)
     return jnano.to_state_dict(model)
 
 
-def parity_batches(seed: int, vocab: int, batch: int, seq: int, steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`steps` (inputs, targets) pairs: random token windows of seq+1, inputs[t+1] = targets[t]."""
+BOS = 50256
+
+
+def parity_batches(seed: int, vocab: int, batch: int, seq: int, steps: int,
+                   documents: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`steps` (inputs, targets) pairs: random token windows of seq+1, inputs[t+1] = targets[t].
+
+    `documents` > 0 (the packed-sequence records, #12 on): that many BOS tokens (50256) are put
+    at random positions of each window, so every row holds several documents, some starting
+    mid-block, and the document masks have work to do.
+    """
     out = []
     for s in range(steps):
         window = integers(seed, f"tokens/{s}", (batch, seq + 1), vocab)
+        if documents:
+            starts = integers(seed, f"bos/{s}", (batch, documents), seq + 1)
+            np.put_along_axis(window, starts, BOS, axis=1)
         out.append((np.ascontiguousarray(window[:, :-1]), np.ascontiguousarray(window[:, 1:])))
     return out
 
