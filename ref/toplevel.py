@@ -10,6 +10,8 @@ those numbers, a driver executes these statements themselves, found in the file'
 from __future__ import annotations
 
 import ast
+import re
+from dataclasses import dataclass, field
 
 
 class TopLevelError(ValueError):
@@ -63,9 +65,6 @@ def step_hooks(source: str) -> ast.Module:
 # parameter lists before the optimizers, #21c+ set the lr by hand, and #22+ reduce gradients in
 # ways that are identities on one process. A `FlexPlan` holds the statements a one-process driver
 # runs, each found by what it does, not by its line.
-
-import re  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
 
 MODEL_NAMES = ("model", "ddp_model", "raw_model")
 DRIVER_NAMES = {*MODEL_NAMES, "args", "step", "rank", "world_size"}  # what the driver binds itself
