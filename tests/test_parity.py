@@ -77,6 +77,7 @@ def test_a_flipped_rotary_sign_fails(monkeypatch):
 def test_a_window_one_block_short_fails(monkeypatch):
     """#16's block window at the probe step (2 blocks of 128) cut to 1: the masks differ for every
     query whose document reaches back past its own block."""
+    monkeypatch.setattr(run, "precisions", lambda record: ["float32"])  # the fp32 section says it
     original = setup.schedule_at
     monkeypatch.setattr(setup, "schedule_at", lambda record, step: {
         k: v - 1 if step == setup.PROBE_STEP else v for k, v in original(record, step).items()})
@@ -89,6 +90,7 @@ def test_value_embeddings_paired_the_other_way_fail(monkeypatch):
     """#15's U-net pairing (decoder block i takes chunk 5 - i) replaced by a repeat of the encoder's."""
     import jnano.stages.s8b_unet_value_embeds as s8b
 
+    monkeypatch.setattr(run, "precisions", lambda record: ["float32"])
     monkeypatch.setattr(s8b, "unet_values", lambda chunks, n: [chunks[i % (n // 2)] for i in range(n)])
     report = run.run_golden("15", goldens.load("15"))
     failed = {r.label.split(" (")[0] for s in report.sections if s.title == "fp32" for r in s.rows if not r.ok}

@@ -103,8 +103,8 @@ def test_nan_loss_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     def poisoned(static, opt, n_micro, *a, **k):
         step = real(static, opt, n_micro, *a, **k)
 
-        def wrapped(params, opt_state, x, y):
-            params, opt_state, loss = step(params, opt_state, x, y)
+        def wrapped(params, opt_state, x, y, schedule):
+            params, opt_state, loss = step(params, opt_state, x, y, schedule)
             count = jax.tree.leaves(opt_state)[0]  # any step counter: poison from the 4th step
             return params, opt_state, jnp.where(count >= 4, jnp.nan, loss)
         return wrapped
