@@ -511,8 +511,8 @@ _RECORDS: tuple[Record, ...] = (
     Record(
         id="21b",
         date="2025-02-01",
-        time="2.933 minutes",
-        description="Reduced batch size (re-timed: untimed warmup, rule tweak)",
+        time="2.997 minutes",
+        description="21st record with new timing",
         stage="s12_list_value_embeds",
         model=_frozen(**{**FLEX, "vocab_size": 50257}, head_fp8=FP8_SCALES_21),
         training=_short_rows(1770),
@@ -526,14 +526,17 @@ _RECORDS: tuple[Record, ...] = (
     Record(
         id="21c",
         date="2025-05-24",
-        time="2.933 minutes",
-        description="Reduced batch size (re-timed on stable PyTorch: FP8 divide convention, sum loss)",
+        time="3.014 minutes",
+        description="21st record with latest torch",
         stage="s12b_scaled_logits",
         model=_frozen(**{**FLEX, "vocab_size": 50257}),
         training=_short_rows(1770),
         optimizer=_late_groups(1770, lr_head=0.22, eps=1e-10),
         bf16_params=BF16_TABLES,
         upstream=_log("2025-05-24_StableTorch/89d9f224-3b01-4581-966e-358d692335e0.txt"),
+        notes="Re-timing of #21 on newer torch that changes the math: the FP8 head divides by its scales "
+              "(sqrt(768)/448, 24/448, 1/448), logits 30 sigmoid(z/(7.5 sqrt(768))), the training loss is "
+              "summed per rank, head lr 0.22.",
         window=BLOCKS_19,
     ),
     Record(
