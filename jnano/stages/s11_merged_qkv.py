@@ -19,11 +19,12 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from jnano.nn import MLP, Linear, half_truncated_frequencies, rms_norm, rotary_cos_sin
+from jnano.nn import Linear, half_truncated_frequencies, rotary_cos_sin
 from jnano.nn.masks import block_window, document_causal, short_blocks
 from jnano.nn.precision import scaled
 from jnano.stages import s10_fp8_head
 from jnano.stages.s3_modern import qk_norm_rope_attention
+from jnano.stages.s9_sparse_value_embeds import Block
 from jnano.stages.s10_fp8_head import Config, config_from_shapes
 
 RECORDS = ("20", "21")
@@ -53,18 +54,6 @@ class MergedQKVAttention(QKVAttention):
 
     def __call__(self, x, vi, mask):
         return self.mixed(x, vi, self.lambdas, mask)
-
-
-class Block(eqx.Module):
-    attn: MergedQKVAttention | None
-    mlp: MLP
-    lambdas: Float[Array, "2"]
-
-    def __call__(self, x, vi, x0, mask):
-        x = scaled(self.lambdas[0], x) + scaled(self.lambdas[1], x0)
-        if self.attn is not None:
-            x = x + self.attn(rms_norm(x), vi, mask)
-        return x + self.mlp(rms_norm(x))
 
 
 def window_pattern(n_layer: int) -> str:

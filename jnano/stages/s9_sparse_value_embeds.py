@@ -62,7 +62,9 @@ class HalfRopeAttention(LambdasValueEmbedAttention):
 
 
 class Block(eqx.Module):
-    attn: HalfRopeAttention | None
+    """S8's block with an optional attention (`attn(x, vi, mask)`; None in block 7)."""
+
+    attn: HalfRopeAttention | None  # or any attention with that call (S11's merged QKV)
     mlp: MLP
     lambdas: Float[Array, "2"]
 
