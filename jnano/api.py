@@ -70,21 +70,25 @@ def to_state_dict(model: LanguageModel) -> dict[str, np.ndarray]:
     return _to_state_dict(model)
 
 
-def logits(model: LanguageModel, idx: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
-    return model(jnp.asarray(idx))
+def logits(model: LanguageModel, idx: Int[Array, "batch seq"], **schedule) -> Float[Array, "batch seq vocab"]:
+    """`schedule`: per-step model arguments, e.g. `window=` (#13 on; the record's default otherwise)."""
+    return model(jnp.asarray(idx), **schedule)
 
 
-def loss(model: LanguageModel, idx: Int[Array, "batch seq"], targets: Int[Array, "batch seq"]) -> Float[Array, ""]:
-    """Mean next-token cross-entropy as the record trains (targets of -1 are ignored)."""
-    return model.loss(jnp.asarray(idx), jnp.asarray(targets))
+def loss(model: LanguageModel, idx: Int[Array, "batch seq"], targets: Int[Array, "batch seq"],
+         **schedule) -> Float[Array, ""]:
+    """The next-token cross-entropy the record trains on (targets of -1 are ignored): the mean over
+    tokens, or from #21c each row's sum, averaged over rows (`type(model).train_loss_reduction`)."""
+    return model.loss(jnp.asarray(idx), jnp.asarray(targets), **schedule)
 
 
 def loss_and_grads(
-    model: LanguageModel, idx: Int[Array, "batch seq"], targets: Int[Array, "batch seq"]
+    model: LanguageModel, idx: Int[Array, "batch seq"], targets: Int[Array, "batch seq"], **schedule
 ) -> tuple[float, dict[str, np.ndarray]]:
     """The training loss and its gradient for every parameter, keyed by upstream state_dict name
     (a tied tensor under its canonical key, e.g. `transformer.wte.weight`, as torch lists it)."""
-    loss_value, grads = eqx.filter_value_and_grad(lambda m: m.loss(jnp.asarray(idx), jnp.asarray(targets)))(model)
+    loss_value, grads = eqx.filter_value_and_grad(
+        lambda m: m.loss(jnp.asarray(idx), jnp.asarray(targets), **schedule))(model)
     return float(loss_value), {name: np.asarray(g) for name, g in named_parameters(grads).items()}
 
 
