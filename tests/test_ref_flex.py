@@ -166,9 +166,9 @@ def _build(up, record):
     model = up.build_model(vocab_size=vocab, n_layer=12, n_head=1, n_embd=128, seq_len=T)
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():  # upstream zero-inits projections and head: give every path a signal
-        for name, p in model.named_parameters():
-            if p.ndim >= 2 and not p.any():
-                p.copy_(torch.randn(p.shape, generator=g) * (0.05 if "lm_head" in name else 0.02))
+        for key, tensor in model.named_parameters():
+            if tensor.ndim >= 2 and not tensor.any():
+                tensor.copy_(torch.randn(tensor.shape, generator=g) * (0.05 if "lm_head" in key else 0.02))
     return model.train(), vocab
 
 
@@ -182,7 +182,8 @@ def _window_formula(record: str, s: int, n_iter: int = 12):
     if record in ("16", "17"):
         return int(((1 - x) * 64 + x * 1792 + 64) // 128)
     if record == "18":
-        return int(((1 - x) * 128 + x * 1856) // 128)
+        blocks = ((1 - x) * 128 + x * 1856) // 128
+        return int(blocks)
     return max(1, math.ceil(1728 * s / n_iter / 128))
 
 

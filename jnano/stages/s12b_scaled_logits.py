@@ -21,7 +21,7 @@ from jaxtyping import Array, Float, Int
 
 from jnano.nn import cross_entropy, rms_norm
 from jnano.hparams import FP8Scales, fp8_scales_21c
-from jnano.stages import s12_list_value_embeds
+from jnano.stages import s10_fp8_head, s12_list_value_embeds
 from jnano.stages.base import count_layers
 from jnano.stages.s10_fp8_head import sigmoid_logits
 
@@ -29,13 +29,8 @@ RECORDS = ("21c", "22", "23")
 
 
 @dataclass(frozen=True)
-class Config:
-    vocab_size: int = 50257
-    n_layer: int = 12
-    n_head: int = 6
-    n_embd: int = 768
-    window: int = 14
-    head_fp8: FP8Scales | None = fp8_scales_21c(768)
+class Config(s10_fp8_head.Config):
+    head_fp8: FP8Scales | None = fp8_scales_21c(768)  # the divide convention
 
 
 class GPT(s12_list_value_embeds.GPT):

@@ -21,7 +21,6 @@ from jaxtyping import Array, Float
 
 from jnano.nn import MLP, Embedding, Linear, rms_norm
 from jnano.nn.precision import scaled
-from jnano.hparams import FP8Scales, fp8_scales_21c
 from jnano.stages import s12b_scaled_logits
 from jnano.stages.base import LanguageModel, count_layers
 from jnano.stages.s8_value_embeds import unet
@@ -31,13 +30,8 @@ RECORDS = ("24", "25")
 
 
 @dataclass(frozen=True)
-class Config:
-    vocab_size: int = 50304
-    n_layer: int = 12
-    n_head: int = 6
-    n_embd: int = 768
-    window: int = 14
-    head_fp8: FP8Scales | None = fp8_scales_21c(768)
+class Config(s12b_scaled_logits.Config):
+    vocab_size: int = 50304  # the tables are padded like the head
     world_size: int = 8  # `scalars` is padded to a multiple of it
 
 
