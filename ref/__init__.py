@@ -96,7 +96,7 @@ def _from_source(entry: Entry, source: Source, **options: Any) -> Reference:
     filename = source.origin
     driver = DRIVERS[entry.family]
     with driver.loading(source.main):
-        module = execute(source.main, filename, namespace={})
+        module = execute(source.main, filename, namespace=dict(driver.NAMESPACE))
     if not hasattr(module, "GPT"):
         raise SourceError(f"{filename}: no GPT class after extraction")
     return Reference(entry.record, entry, source, driver(module, **options))

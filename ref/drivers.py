@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ref import flex, toplevel
+from ref import flex, kernels, toplevel
 from ref.shims import DistStub, FunctionalProxy, TorchProxy, fp32_newton_schulz, quiet, single_process
 
 
@@ -37,6 +37,9 @@ class Driver:
     def loading(cls, source: str) -> contextlib.AbstractContextManager:
         """Context in which `ref.load` executes the record's definitions."""
         return contextlib.nullcontext()
+
+    # stand-ins bound where an import fails on the CPU (`ref.extract.execute`)
+    NAMESPACE: dict[str, Any] = {}
 
     # -- model ---------------------------------------------------------------------------------
     def build_model(self, **shape: Any) -> torch.nn.Module:
@@ -228,6 +231,7 @@ class FlexDriver(TopLevelDriver):
 
     family = "flex"
     PRECISIONS = ("fp32", "record")
+    NAMESPACE = kernels.NAMESPACE
 
     def __init__(self, module: ModuleType, precision: str = "fp32"):
         Driver.__init__(self, module)
@@ -258,6 +262,7 @@ class FlexDriver(TopLevelDriver):
         if "create_block_mask" in vars(m):
             m.create_block_mask = flex.create_block_mask
         m.rank, m.world_size = 0, 1
+        kernels.install(m)  # #27 on: Triton kernel wrappers
         self._unwrap_compiled_methods()
         # dropped top-level statements that complete a definition: `mm_op.register_autograd(...)`
         for stmt in ast.parse(source).body:
@@ -301,9 +306,12 @@ class FlexDriver(TopLevelDriver):
         return out
 
     def _reads_world_size(self, cls_name: str) -> bool:
+        """Whether the class reads the module-global `world_size` (#24/#25) or calls
+        `dist.get_world_size()` (#26 on)."""
         for node in ast.parse(self.m.__source__).body:
             if isinstance(node, ast.ClassDef) and node.name == cls_name:
-                return "world_size" in toplevel._loads(node)
+                calls = any(isinstance(n, ast.Attribute) and n.attr == "get_world_size" for n in ast.walk(node))
+                return calls or "world_size" in toplevel._loads(node)
         return False
 
     def build_model(self, vocab_size: int, n_layer: int, n_head: int, n_embd: int, seq_len: int) -> torch.nn.Module:
@@ -318,14 +326,14 @@ class FlexDriver(TopLevelDriver):
         else:
             mapping = self._constructor_args(set(params))
             build = lambda: self.m.GPT(**{t: ours[o] for o, t in mapping.items()})  # noqa: E731
-        # #24/#25 pad their packed scalars to a multiple of the module-global world_size, 8 upstream
+        # #24 on pad their packed scalars to a multiple of the world size, 8 upstream
         ranks = 8 if self._reads_world_size("GPT") else 1
-        self.m.world_size = ranks
+        self.m.world_size = self.m.dist.world_size = ranks
         try:
             with quiet(), single_process(), flex.on_cpu():
                 model = build()
         finally:
-            self.m.world_size = 1
+            self.m.world_size = self.m.dist.world_size = 1
         if self.precision == "fp32":
             for sub in model.modules():
                 if hasattr(sub, "use_fp8"):
