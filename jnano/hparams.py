@@ -224,6 +224,11 @@ def fp8_scales_21c(model_dim: int = 768) -> FP8Scales:
 FP8_SCALES_21C = fp8_scales_21c(768)
 
 
+def fp8_scales_28(model_dim: int = 768) -> FP8Scales:
+    """#28 (2025-08-23 SparseAttnGate) on: #21c's scales with `w_s = 2**-9`, divide convention."""
+    return FP8Scales(model_dim**0.5 / 448, 2**-9, 1 / 448, "divide")
+
+
 @dataclass(frozen=True)
 class Select:
     """Which parameters a group takes: state_dict names matching any glob, within an ndim range."""
@@ -305,7 +310,13 @@ class SequentialData:
     pass over the files."""
 
 
-DataSpec = StrideData | GlobalData | SequentialData
+@dataclass(frozen=True)
+class BosAlignedData:
+    """Records #26-#28 (2025-07-12 BosAlign): every rank's window starts at a document's BOS
+    (`find_batch_starts`, `bos_aligned_batches`); validation stays unaligned."""
+
+
+DataSpec = StrideData | GlobalData | SequentialData | BosAlignedData
 
 
 @dataclass(frozen=True)
@@ -341,6 +352,7 @@ class Upstream:
 
 __all__ = [
     "AdamW",
+    "BosAlignedData",
     "ClipGlobalNorm",
     "CooldownToFloor",
     "CosineWithWarmup",
@@ -362,4 +374,5 @@ __all__ = [
     "Trapezoid",
     "Upstream",
     "fp8_scales_21c",
+    "fp8_scales_28",
 ]

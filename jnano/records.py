@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from jnano.hparams import (
     AdamW,
+    BosAlignedData,
     ClipGlobalNorm,
     CooldownToFloor,
     CosineWithWarmup,
@@ -135,13 +136,14 @@ STRIDE_12 = StrideData(switch="ge")  # #12-#14
 STRIDE_15 = StrideData(switch="ge_plus_1")  # #15-#17
 
 
-def _short_rows(steps: int) -> Training:
+def _short_rows(steps: int, data=SequentialData()) -> Training:
     """#21 on: 48K-token rows in training, 256K in validation, one pass over the files."""
-    return _packed(steps, SequentialData(), seq_len=49_152, val_seq_len=262_144)
+    return _packed(steps, data, seq_len=49_152, val_seq_len=262_144)
 
 
-def _flex_muon(lr: float, form: str, warmup_steps: int = 300, update_dtype: str | None = None) -> Muon:
-    return Muon(lr=lr, ns_normalize="rounded", ns_form="record11", qkv_split=False, scale="max1_ratio",
+def _flex_muon(lr: float, form: str, warmup_steps: int = 300, update_dtype: str | None = None,
+               ns_form: str = "record11") -> Muon:
+    return Muon(lr=lr, ns_normalize="rounded", ns_form=ns_form, qkv_split=False, scale="max1_ratio",
                 update_dtype=update_dtype, momentum_warmup=(0.85, 0.95, warmup_steps), momentum_form=form)
 
 
@@ -175,18 +177,19 @@ def _late_groups(steps: int, lr_head: float, eps: float, floor: float = 0.1) -> 
                         _flex_muon(0.05, "lerp"), lr_head=lr_head, eps=eps)
 
 
-def _dist_adam_groups(steps: int) -> OptimizerRecipe:
-    """#24/#25: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5,
-    scalars 5), Muon on the block matrices."""
+def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "record11",
+                      head_lr_mul: float = 27.5) -> OptimizerRecipe:
+    """#24-#28: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5 and
+    from #28 1, scalars 5), Muon on the block matrices."""
     rule = lambda mul: DistAdam(lr=0.008 * mul, betas=(0.8, 0.95), eps=1e-10)  # noqa: E731
     return OptimizerRecipe(
         groups=(
             Group("embed", Select(_TABLES), rule(75.0)),
-            Group("head", Select(("lm_head.weight",)), rule(27.5)),
-            Group("muon", Select(("blocks.*",), min_ndim=2), _flex_muon(0.05, "lerp")),
+            Group("head", Select(("lm_head.weight",)), rule(head_lr_mul)),
+            Group("muon", Select(("blocks.*",), min_ndim=2), _flex_muon(0.05, "lerp", ns_form=ns_form)),
             Group("scalars", Select(("scalars",)), rule(5.0)),
         ),
-        schedule=CooldownToFloor(steps, 0.4, 0.1),
+        schedule=CooldownToFloor(steps, cooldown_frac, 0.1),
     )
 
 
@@ -594,6 +597,50 @@ _RECORDS: tuple[Record, ...] = (
         bf16_params=BF16_TABLES,
         upstream=_log("2025-07-13_UpgradeTorch190/692f80e0-5e64-4819-97d4-0dc83b7106b9.txt"),
         window=BLOCKS_19,
+    ),
+    Record(
+        id="26",
+        date="2025-07-13",
+        time="2.863 minutes",
+        description="Align training batch starts with EoS, increase cooldown frac to .45",
+        stage="s13_packed_scalars",
+        model=FLEX,
+        training=_short_rows(1750, BosAlignedData()),
+        optimizer=_dist_adam_groups(1750, cooldown_frac=0.45),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-07-12_BosAlign/c1fd8a38-bb9f-45c4-8af0-d37f70c993f3.txt"),
+        window=BLOCKS_19,
+        notes="The model and optimizers are #25's; only the training loader changes (every rank's row "
+              "starts at a BOS). The log's min lr is 0.1; the 20 validation runs used 0.05.",
+    ),
+    Record(
+        id="27",
+        date="2025-07-18",
+        time="2.817 minutes",
+        description="Transpose one of the MLP matrices + add Triton kernel for symmetric matmul",
+        stage="s15_qkvo_bank",
+        model=FLEX,
+        training=_short_rows(1750, BosAlignedData()),
+        optimizer=_dist_adam_groups(1750, cooldown_frac=0.45, ns_form="triton27"),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-07-18_TritonMuon/record.txt"),
+        window=BLOCKS_19,
+        notes="Newton-Schulz through Triton kernels: `c A A + b A` and `a X + B X` each round once. "
+              "Upstream's loader gains gradient accumulation (8 // world_size), 1 on 8 GPUs.",
+    ),
+    Record(
+        id="28",
+        date="2025-08-23",
+        time="2.812 minutes",
+        description="Sparse attention gate",
+        stage="s16_attention_gate",
+        model=FLEX,
+        training=_short_rows(1695, BosAlignedData()),
+        optimizer=_dist_adam_groups(1695, cooldown_frac=0.45, ns_form="triton27", head_lr_mul=1.0),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-08-23_SparseAttnGate/020630eb-2191-4ba2-9ee4-4cdc94316943.txt"),
+        window=BLOCKS_19,
+        notes="The gate `attn.dampen` (6, 12) is 2-D and in `blocks`: Muon trains it.",
     ),
 )
 

@@ -224,6 +224,24 @@ def test_record4_trains_its_first_batch_twice(tmp_path):
     np.testing.assert_array_equal(p1[0], b2[0])
 
 
+def test_bos_aligned_records_start_every_row_at_a_document(tmp_path):
+    """#26-#28: each rank's row starts at a BOS, rank r + 1's at least a row after rank r's."""
+    import dataclasses
+
+    from jnano import records
+    from parity.synthetic_data import write_split
+    from train.stream import TrainStream
+
+    files = sorted(p for p in write_split(tmp_path, seed=5, shards=2, shard_tokens=50_000, mean_len=100,
+                                          long_len=400) if "_train_" in p.name)
+    training = dataclasses.replace(records.get(27).training, seq_len=256)
+    stream = TrainStream(training, files)
+    for _ in range(5):
+        inputs, targets = stream.next()
+        assert inputs.shape == (8, 256) and (inputs[:, 0] == 50256).all()
+        np.testing.assert_array_equal(inputs[:, 1:], targets[:, :-1])
+
+
 # --- against upstream's own model + optimizer, on the trainer's batches --------------------------
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from jnano import hparams as hp
-from train.data.loaders import GlobalBatchLoader, StrideLoader, StrideSwitch, sequential_batches, validation_batches
+from train.data.loaders import (GlobalBatchLoader, StrideLoader, StrideSwitch, bos_aligned_batches, sequential_batches,
+                                validation_batches)
 from train.data.sample import SAMPLE_DIR
 from train.data.shards import shard_files
 
@@ -59,6 +60,9 @@ class TrainStream:
             self._next, self._reset = (lambda: loader.next_batch(training.batch_tokens)), loader.reset
         elif isinstance(spec, hp.SequentialData):
             batches = sequential_batches(files, training.batch_tokens, training.world)
+            self._next, self._reset = (lambda: next(batches)), None
+        elif isinstance(spec, hp.BosAlignedData):
+            batches = bos_aligned_batches(files, local, training.world)
             self._next, self._reset = (lambda: next(batches)), None
         else:
             raise NotImplementedError(f"no training stream for data spec {spec!r}")

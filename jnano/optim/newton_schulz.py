@@ -17,9 +17,11 @@ def newton_schulz5(
 
     normalize: "input" (#3/#4: `X = G.bf16() / (||G|| + eps)`, the norm of G in fp32) or
     "rounded" (#5 on: `X = G.bf16(); X /= (||X|| + eps)`, the norm of the rounded X, in `dtype`).
-    form: "record3" (`A = X X^T; B = A X; X = a X + b B + (c A) B`; `c * A @ B` is `(c*A) @ B`)
-    or "record11" (#11 on: `A = X X^T; B = b A + (c A) A; X = a X + B X`). Tall matrices are
-    transposed first.
+    form: "record3" (`A = X X^T; B = A X; X = a X + b B + (c A) B`; `c * A @ B` is `(c*A) @ B`),
+    "record11" (#11 on: `A = X X^T; B = b A + (c A) A; X = a X + B X`) or "triton27" (#27
+    2025-07-18 TritonMuon on: the same algebra in fused kernels, each line rounded once:
+    `B = c (A A) + b A` accumulates in fp32 (the Triton kernel's `alpha * acc + beta * A`), and
+    `X = a X + B X` is one `baddbmm`/`addmm`). Tall matrices are transposed first.
 
     Every operation rounds to `dtype` where torch's eager bf16 kernels round: scalars multiply in
     fp32 (torch's opmath; a JAX weak-typed scalar would first round 3.4445 to bf16's 3.4375),
@@ -38,6 +40,10 @@ def newton_schulz5(
 
     def add(x, y):
         return (x.astype(f32) + y.astype(f32)).astype(dtype)
+
+    def fused(alpha, x, y, beta, z):  # alpha (x @ y) + beta z, one rounding
+        acc = jnp.matmul(x, y, preferred_element_type=f32)
+        return (alpha * acc + beta * z.astype(f32)).astype(dtype)
 
     if normalize == "input":
         norm = jnp.sqrt(jnp.sum(jnp.square(G.astype(f32))))
@@ -59,6 +65,9 @@ def newton_schulz5(
         elif form == "record11":
             B = add(scale(b, A), matmul(scale(c, A), A))
             X = add(scale(a, X), matmul(B, X))
+        elif form == "triton27":
+            B = fused(c, A, A, b, A)
+            X = fused(1.0, B, X, a, X)
         else:
             raise ValueError(f"unknown form {form!r}")
     if tall:

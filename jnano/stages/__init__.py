@@ -24,7 +24,9 @@ STAGES: dict[str, str] = {
     "s11_merged_qkv": "merged qkv_w, attention scale 0.12, long/short windows (20-21)",
     "s12_list_value_embeds": "value tables as a plain list (21b)",
     "s12b_scaled_logits": "FP8 divide convention, 30 sigmoid(z/(7.5 sqrt(d))), summed train loss (21c-23)",
-    "s13_packed_scalars": "all scalars packed in one parameter for DistAdam (24-25)",
+    "s13_packed_scalars": "all scalars packed in one parameter for DistAdam (24-25; 26 = S14, BOS-aligned loader)",
+    "s15_qkvo_bank": "qkvo_w (4, d, d) bank, (d, 4d) MLP matrices, Triton Newton-Schulz (27)",
+    "s16_attention_gate": "sigmoid gate per head from dim/64 input channels, 30 sigmoid(z/7.5) logits (28)",
 }
 
 

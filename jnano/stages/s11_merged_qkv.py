@@ -32,6 +32,17 @@ ATTN_SCALE = 0.12
 ENCODER_WINDOWS = "LSSSLS"  # long/short per encoder layer; the decoder mirrors it
 
 
+def merged_qkv_attention(x, qkv_w: Float[Array, "3 hdim dim"], n_head: int, vi, lambdas, mask):
+    """Heads side by side, (B, T, hdim), before the output projection: q | k | v from
+    `x @ qkv_w.flatten(0, 1).T`, v mixed with the value embedding by `lambdas`."""
+    B, T, _ = x.shape
+    qkv = x @ qkv_w.reshape(-1, x.shape[-1]).astype(x.dtype).T
+    q, k, v = jnp.split(qkv.reshape(B, T, 3 * n_head, -1), 3, axis=2)
+    v = scaled(lambdas[0], v) if vi is None else scaled(lambdas[0], v) + scaled(lambdas[1], vi.reshape(v.shape))
+    cos, sin = rotary_cos_sin(T, half_truncated_frequencies(q.shape[-1]))
+    return qk_norm_rope_attention(q, k, v, cos, sin, mask, ATTN_SCALE).reshape(B, T, -1)
+
+
 class QKVAttention(eqx.Module):
     """Attention from one (3, hdim, dim) parameter; the value mix weights `lambdas` are given."""
 
@@ -40,13 +51,7 @@ class QKVAttention(eqx.Module):
     n_head: int = eqx.field(static=True)
 
     def mixed(self, x, vi, lambdas, mask):
-        B, T, _ = x.shape
-        qkv = x @ self.qkv_w.reshape(-1, x.shape[-1]).astype(x.dtype).T
-        q, k, v = jnp.split(qkv.reshape(B, T, 3 * self.n_head, -1), 3, axis=2)
-        v = scaled(lambdas[0], v) if vi is None else scaled(lambdas[0], v) + scaled(lambdas[1], vi.reshape(v.shape))
-        cos, sin = rotary_cos_sin(T, half_truncated_frequencies(q.shape[-1]))
-        y = qk_norm_rope_attention(q, k, v, cos, sin, mask, ATTN_SCALE)
-        return self.c_proj(y.reshape(B, T, -1))
+        return self.c_proj(merged_qkv_attention(x, self.qkv_w, self.n_head, vi, lambdas, mask))
 
 
 class MergedQKVAttention(QKVAttention):
@@ -93,4 +98,4 @@ def init(config: Config, key: jax.Array) -> GPT:
 
 
 __all__ = ["Block", "Config", "GPT", "MergedQKVAttention", "QKVAttention", "RECORDS", "config_from_shapes", "init",
-           "window_pattern"]
+           "merged_qkv_attention", "window_pattern"]

@@ -6,6 +6,9 @@ it): [0:L] skip weights (the first L/2 used), [L:3L] block lambdas as pairs, [3L
 value-mix lambdas as pairs, then ones padding to a multiple of the world size (8: 64 entries
 for 12 layers); blocks and attentions hold no scalars of their own. The token tables have
 the head's padded 50304 rows. The function is #21c's.
+
+S14, record #26 "Align training batch starts with EoS" (2025-07-13, 2.863 min), runs this model
+unchanged: only its loader (`jnano.hparams.BosAlignedData`) and cooldown (0.45) are new.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from jnano.stages.base import LanguageModel, count_layers
 from jnano.stages.s8_value_embeds import unet
 from jnano.stages.s11_merged_qkv import QKVAttention
 
-RECORDS = ("24", "25")
+RECORDS = ("24", "25", "26")
 
 
 @dataclass(frozen=True)
