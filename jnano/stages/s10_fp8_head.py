@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import equinox as eqx
 import jax
@@ -35,7 +36,13 @@ class Config:
     n_head: int = 6
     n_embd: int = 768
     window: int = 14
-    head_fp8: FP8Scales | None = FP8_SCALES_19
+    # fixed scales, a function of the width (#21c on: `x_s = sqrt(model_dim) / 448`), or None
+    head_fp8: FP8Scales | Callable[[int], FP8Scales] | None = FP8_SCALES_19
+
+    @property
+    def head_scales(self) -> FP8Scales | None:
+        """The FP8 head's scales at this config's width."""
+        return self.head_fp8(self.n_embd) if callable(self.head_fp8) else self.head_fp8
 
 
 def sigmoid_logits(z, scale: float = 30.0, temperature: float = 7.5):
@@ -52,8 +59,8 @@ class GPT(s9_sparse_value_embeds.GPT):
         return sigmoid_logits(self.head(rms_norm(x), training))
 
     def head(self, x, training: bool):
-        if training and self.config.head_fp8 is not None:
-            return fp8_linear(x, self.lm_head.weight, self.config.head_fp8)
+        if training and self.config.head_scales is not None:
+            return fp8_linear(x, self.lm_head.weight, self.config.head_scales)
         return self.lm_head(x)
 
     def loss(self, idx, targets, **schedule) -> Float[Array, ""]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import equinox as eqx
 import jax
@@ -30,7 +30,7 @@ RECORDS = ("21c", "22", "23")
 
 @dataclass(frozen=True)
 class Config(s10_fp8_head.Config):
-    head_fp8: FP8Scales | None = fp8_scales_21c(768)  # the divide convention
+    head_fp8: FP8Scales | Callable[[int], FP8Scales] | None = fp8_scales_21c  # divide convention, by width
 
 
 class GPT(s12_list_value_embeds.GPT):

@@ -11,6 +11,7 @@ its lr multiplier drops from 27.5 to 1 (`jnano.records`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import equinox as eqx
 import jax
@@ -31,7 +32,7 @@ GATE_FRACTION = 64  # upstream's `args.dampen_factor`: the gate reads dim // 64 
 
 @dataclass(frozen=True)
 class Config(s15_qkvo_bank.Config):
-    head_fp8: FP8Scales | None = fp8_scales_28(768)
+    head_fp8: FP8Scales | Callable[[int], FP8Scales] | None = fp8_scales_28
 
 
 class GatedAttention(s15_qkvo_bank.QKVOAttention):
