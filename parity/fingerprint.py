@@ -1,8 +1,15 @@
 """Compact, comparable summaries of tensors for the committed goldens.
 
-A fingerprint holds a tensor's shape, norm and its projections on K fixed Gaussian directions. For a tensor x and a candidate y, `||P y - P x|| / ||P x||` estimates the
-relative error `||y - x|| / ||x||` (each projection of the difference is N(0, ||y - x||^2)
-scaled like those of x), so a golden checks every element of a gradient without storing it.
+A fingerprint holds a tensor's shape, norm and its projections on K fixed random-sign
+directions (entries +-1, scaled by 1/sqrt(n)). For a tensor x and a candidate y,
+`||P y - P x|| / ||P x||` estimates the relative error `||y - x|| / ||x||`: each projection of
+the difference d has mean 0 and variance ||d||^2 / n (Rademacher directions estimate a norm as
+Gaussian ones do, with a variance no larger), scaled like those of x. So a golden checks every
+element of a gradient without storing it.
+
+Format 2 (2026-11-25): signs are bits of the PCG64 stream (`rng.stream`), 64 per draw, which
+costs a fraction of format 1's Box-Muller normals (the packed records spent a third of a golden
+check drawing them).
 """
 
 from __future__ import annotations
@@ -11,23 +18,27 @@ import hashlib
 
 import numpy as np
 
-from parity.rng import normal, uniform
+from parity.rng import stream
 
+FORMAT = 2
 K = 16
-# Above this many elements (the packed records' tables and logits, up to 512 x 50304) K Gaussian
-# directions would cost K * n normals; each direction is then a shifted copy of one random-sign
-# vector instead (`_sign_projections`): still a projection that sees every element, at the cost
-# of one. (Every tensor of records #1-#11 at the CI shape is below it.)
+# Above this many elements (the packed records' tables and logits, up to 512 x 50304) K sign
+# vectors would cost K * n bits and K passes; each direction is then a shifted copy of one sign
+# vector instead (`_shifted_projections`): still a projection that sees every element. (Every
+# tensor of records #1-#11 at the CI shape is below it.)
 LARGE = 1 << 16
 
 
-def _directions(name: str, n: int) -> np.ndarray:
-    return normal(0, f"fingerprint/{name}", (K, n)) / np.sqrt(n)
+def _signs(name: str, count: int, n: int) -> np.ndarray:
+    """(count, n) entries +-1.0 from the bits of `name`'s stream, little-endian within a word."""
+    words = stream(0, f"fingerprint-signs/{name}").bit_generator.random_raw(-(-count * n // 64))
+    bits = np.unpackbits(np.asarray(words, dtype="<u8").view(np.uint8), bitorder="little")[: count * n]
+    return (1.0 - 2.0 * bits).reshape(count, n)
 
 
-def _sign_projections(name: str, flat: np.ndarray) -> np.ndarray:
+def _shifted_projections(name: str, flat: np.ndarray) -> np.ndarray:
     n = flat.size
-    signs = np.where(uniform(0, f"fingerprint-signs/{name}", (n,)) < 0.5, -1.0, 1.0)
+    signs = _signs(name, 1, n)[0]
     out = []
     for k in range(K):  # np.roll(signs, s) @ flat, without the copy
         s = (7919 * k) % n
@@ -36,7 +47,9 @@ def _sign_projections(name: str, flat: np.ndarray) -> np.ndarray:
 
 
 def _project(name: str, flat: np.ndarray) -> np.ndarray:
-    return _directions(name, flat.size) @ flat if flat.size <= LARGE else _sign_projections(name, flat)
+    if flat.size > LARGE:
+        return _shifted_projections(name, flat)
+    return _signs(name, K, flat.size) @ flat / np.sqrt(flat.size)
 
 
 def fingerprint(name: str, x: np.ndarray) -> dict:

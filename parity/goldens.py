@@ -21,7 +21,7 @@ import numpy as np
 
 from jnano import records
 from parity import run
-from parity.fingerprint import fingerprint
+from parity.fingerprint import FORMAT, fingerprint
 
 DIR = Path(__file__).parent / "goldens"
 
@@ -61,6 +61,7 @@ def generate(record: str, reference, seed: int = run.GOLDEN_SEED, size: str = "s
         "shape": inp.shape,
         "upstream": {"repo": e.repo, "commit": e.commit, "path": e.path, "sha256": e.sha256},
         "torch": torch.__version__,
+        "fingerprint": FORMAT,
         "results": results,
     }
 
@@ -76,7 +77,13 @@ def load(record: str) -> dict:
             f"no golden for record {record} ({path}); generate it with "
             f"`python -m parity.goldens --upstream PATH --record {record}`"
         )
-    return json.loads(path.read_text())
+    golden = json.loads(path.read_text())
+    if golden.get("fingerprint", 1) != FORMAT:
+        raise ValueError(
+            f"{path} holds fingerprints of format {golden.get('fingerprint', 1)}, this code computes format "
+            f"{FORMAT}; regenerate it with `python -m parity.goldens --upstream PATH --record {record}`"
+        )
+    return golden
 
 
 def main(argv: list[str] | None = None) -> int:
