@@ -4,9 +4,24 @@ names them (JNANO_UPSTREAM: modded-nanogpt with its git history; JNANO_LLMC: llm
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from train import compile_cache
+
+# One XLA compilation cache per test session: records that compile the same computation (#21c,
+# #22 and #23; #24-#26) load it instead of compiling it again. JNANO_TEST_COMPILE_CACHE keeps one
+# across sessions (a developer's loop); by default CI starts empty.
+_CACHE = os.environ.get("JNANO_TEST_COMPILE_CACHE") or tempfile.mkdtemp(prefix="jnano-xla-")
+compile_cache.enable(_CACHE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "JNANO_TEST_COMPILE_CACHE" not in os.environ:
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 SMALL = dict(vocab_size=128, n_layer=2, n_head=4, n_embd=64)
 

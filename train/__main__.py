@@ -45,6 +45,9 @@ def parser(default_record: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=0, help="save a checkpoint every N steps (always at the end)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
+    p.add_argument("--compile-cache", default=None, metavar="DIR",
+                   help="XLA's persistent compilation cache: a rerun loads the compiled step instead of compiling "
+                        "(default: $JNANO_COMPILE_CACHE or ~/.cache/jnano/xla; 'none' turns it off)")
     return p
 
 
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None, default_record: str | None = None) -> in
     from train.loop import RunArgs, TrainingError, train
     from train.stream import DataMissing
 
+    from train import compile_cache
+
+    compile_cache.enable(args.compile_cache or compile_cache.default_dir())
     try:
         rec = records.get(args.record).id
     except KeyError as e:
