@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ref import flex, kernels, toplevel
+from ref import flex, kernels, toplevel, varlen
 from ref.shims import DistStub, FunctionalProxy, TorchProxy, fp32_newton_schulz, quiet, single_process
 
 
@@ -231,7 +231,7 @@ class FlexDriver(TopLevelDriver):
 
     family = "flex"
     PRECISIONS = ("fp32", "record")
-    NAMESPACE = kernels.NAMESPACE
+    NAMESPACE = {**kernels.NAMESPACE, "flash_attn_varlen_func": varlen.flash_attn_varlen_func}
 
     def __init__(self, module: ModuleType, precision: str = "fp32"):
         Driver.__init__(self, module)
@@ -364,11 +364,14 @@ class FlexDriver(TopLevelDriver):
         names = [n for n in dir(hyper) if not n.startswith("_") and not callable(getattr(hyper, n))]
         return {n: getattr(hyper, n) for n in names}
 
-    def window_args(self, step: int) -> tuple[list, dict]:
+    def window_args(self, step: int, batch: dict | None = None) -> tuple[list, dict]:
         """The window arguments the training loop passes the model at `step`, computed by the
-        record's own statements (at `args.num_iterations`)."""
+        record's own statements (at `args.num_iterations`); `batch` binds what the loader
+        yields besides the tokens (#29 on: `cum_seqlens`)."""
         ns = vars(self.m)
         ns["step"] = step
+        for name in self.plan.batch_names:
+            ns[name] = (batch or {}).get(name)
         with flex.on_cpu():
             exec(self._window_init, ns)
             exec(self._window_pre, ns)
@@ -376,10 +379,15 @@ class FlexDriver(TopLevelDriver):
             kwargs = {k: eval(c, ns) for k, c in self._window_kwargs.items()}
         return args, kwargs
 
+    def _batch_positions(self) -> set[int]:
+        return {i for i, a in enumerate(self.plan.window_args)
+                if isinstance(a, ast.Name) and a.id in self.plan.batch_names}
+
     def window_value(self, step: int) -> int | None:
         """The window at `step` as upstream's tensor holds it (tokens for #13-#15, 128-token
-        blocks from #16); None where the model takes no window (#12: 1024 tokens, fixed)."""
+        blocks from #16 on); None where the model takes no window (#12: 1024 tokens, fixed)."""
         args, kwargs = self.window_args(step)
+        args = [a for i, a in enumerate(args) if i not in self._batch_positions()]
         values = [*args, *kwargs.values()]
         if not values:
             return None
@@ -395,7 +403,7 @@ class FlexDriver(TopLevelDriver):
         inputs, target = idx[0], targets[0].to(torch.int64)
         inputs = inputs.to(torch.int32 if self.int32_inputs else torch.int64)
         self.torch_proxy.kv_blocks = inputs.numel() // 128
-        args, kwargs = self.window_args(step)
+        args, kwargs = self.window_args(step, self._batch(inputs))
         functional = flex.CaptureFunctional(autocast_linear=self.precision == "record" and self.plan.autocast)
         self.m.F = functional
         try:
@@ -405,6 +413,15 @@ class FlexDriver(TopLevelDriver):
             self.m.F = torch.nn.functional
         loss = out[1] if isinstance(out, tuple) else out
         return functional.logits.view(*idx.shape, -1), loss
+
+    def _batch(self, inputs: torch.Tensor) -> dict:
+        """What the loader would yield with these tokens: #29 on, `cu_seqlens` of the documents
+        starting at each BOS, padded to `next_multiple_of_n(len // 300, 128)` entries."""
+        if not self.plan.batch_names:
+            return {}
+        (name,) = self.plan.batch_names
+        docs = -(-(inputs.numel() // 300) // 128) * 128 or 128
+        return {name: varlen.cu_seqlens_of(inputs, varlen.BOS_ID, docs)}
 
     # -- optimizer -------------------------------------------------------------------------------
     def build_optimizer(self, model, args):

@@ -83,6 +83,9 @@ class FlexPlan:
     hooks: ast.Module  # loop statements after the backward: lr, momentum, opt.step(), zero_grad
     autocast: bool  # the training call runs under `autocast(...)` (#24)
     dropped: list[str] = field(default_factory=list)  # loop statements not run, for the record
+    # what the loader yields beyond (inputs, targets), bound per batch by the driver (#29 on:
+    # `inputs, targets, cum_seqlens = next(train_loader)`)
+    batch_names: list[str] = field(default_factory=list)
 
 
 def _mod(stmts: list[ast.stmt]) -> ast.Module:
@@ -104,10 +107,13 @@ def _stores(node: ast.AST) -> set[str]:
 
 
 def _training_loop(body: list[ast.stmt]) -> ast.For:
-    for node in body:
-        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == "step":
-            return node
-    raise TopLevelError("no top-level `for step in range(...)` training loop")
+    """The last top-level `for step in ...`: #29 on warm the kernels up in an earlier one
+    (`for step in range(warmup_steps)`), which steps no schedule."""
+    loops = [node for node in body
+             if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == "step"]
+    if not loops:
+        raise TopLevelError("no top-level `for step in range(...)` training loop")
+    return loops[-1]
 
 
 def _is_training_call(node: ast.AST) -> bool:
@@ -118,6 +124,16 @@ def _is_training_call(node: ast.AST) -> bool:
 
 def _is_validation(stmt: ast.stmt) -> bool:
     return bool(re.search(r"\.eval\(\)|no_grad|val_loader", ast.unparse(stmt)))
+
+
+def _batch_names(loop: ast.For) -> list[str]:
+    """The names after (inputs, targets) that `... = next(train_loader)` unpacks in the loop."""
+    for node in ast.walk(loop):
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name) and node.value.func.id == "next"
+                and "train" in ast.unparse(node.value.args[0]) and isinstance(node.targets[0], ast.Tuple)):
+            return [e.id for e in node.targets[0].elts[2:] if isinstance(e, ast.Name)]
+    return []
 
 
 def _training_call(loop: ast.For) -> tuple[int, ast.Call, bool]:
@@ -184,7 +200,9 @@ def flex_plan(source: str) -> FlexPlan:
     j, call, autocast = _training_call(loop)
     window_args = list(call.args[2:])
     window_kwargs = {k.arg: k.value for k in call.keywords}
+    batch_names = _batch_names(loop)
     needed = set().union(set(), *(_loads(a) for a in window_args), *(_loads(v) for v in window_kwargs.values()))
+    needed -= set(batch_names)
     pre: list[ast.stmt] = []
     for s in reversed(loop.body[:j]):
         if _stores(s) & needed:
@@ -206,4 +224,4 @@ def flex_plan(source: str) -> FlexPlan:
     hooks_init = _top_level_defs(body, stop, reads - set().union(set(), *(_stores(s) for s in setup)))
     dropped = [ast.unparse(s).splitlines()[0] for s in after if s not in hooks]
     return FlexPlan(_mod(casts), _mod(setup), _mod(window_init), _mod(pre), window_args, window_kwargs,
-                    _mod(hooks_init), _mod(hooks), autocast, dropped)
+                    _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names)

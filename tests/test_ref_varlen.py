@@ -1,0 +1,52 @@
+"""ref.varlen: FlashAttention-3's varlen function on the CPU, against attention computed one
+document at a time; and the cu_seqlens of a row, as upstream's loader builds them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ref import varlen
+
+
+def _per_document(q, k, v, cu, scale, left):
+    """Each segment on its own: causal softmax attention within `left` tokens back."""
+    out = torch.zeros_like(q, dtype=torch.float32)
+    bounds = sorted(set(cu.tolist()))
+    for s, e in zip(bounds, bounds[1:]):
+        n = e - s
+        i = torch.arange(n)[:, None]
+        j = torch.arange(n)[None, :]
+        allowed = (j <= i) & ((i - j <= left) if left >= 0 else True)
+        for h in range(q.shape[1]):
+            scores = (q[s:e, h].double() @ k[s:e, h].double().T) * scale
+            scores = scores.masked_fill(~allowed, float("-inf"))
+            out[s:e, h] = (torch.softmax(scores, -1) @ v[s:e, h].double()).float()
+    return out
+
+
+@pytest.mark.parametrize("left", [-1, 0, 5, 40])
+def test_varlen_standin_is_attention_within_each_document(left):
+    g = torch.Generator().manual_seed(1)
+    total, heads, dim = 96, 2, 8
+    q, k, v = (torch.randn(total, heads, dim, generator=g) for _ in range(3))
+    cu = torch.tensor([0, 17, 18, 60, 96, 96, 96], dtype=torch.int32)  # a 1-token document, padding
+    got = varlen.flash_attn_varlen_func(q, k, v, cu, cu, 64, 64, softmax_scale=0.12, causal=True,
+                                        window_size=(left, 0))
+    torch.testing.assert_close(got, _per_document(q, k, v, cu, 0.12, left), rtol=1e-5, atol=1e-6)
+
+
+def test_varlen_output_keeps_the_input_dtype():
+    q = torch.randn(32, 1, 8).bfloat16()
+    cu = torch.tensor([0, 32], dtype=torch.int32)
+    assert varlen.flash_attn_varlen_func(q, q, q, cu, cu, causal=True).dtype == torch.bfloat16
+
+
+def test_cu_seqlens_of_a_row_starts_segments_at_each_bos():
+    row = torch.tensor([5, 6, 50256, 7, 8, 50256, 9])
+    cu = varlen.cu_seqlens_of(row, 50256, 8)
+    assert cu.tolist() == [0, 2, 5, 7, 7, 7, 7, 7] and cu.dtype == torch.int32
+    seg = varlen.segment_ids(cu, 7)
+    assert seg.tolist() == [0, 0, 1, 1, 1, 2, 2]
+    with pytest.raises(ValueError, match="do not fit"):
+        varlen.cu_seqlens_of(row, 50256, 2)
