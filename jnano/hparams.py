@@ -316,7 +316,15 @@ class BosAlignedData:
     (`find_batch_starts`, `bos_aligned_batches`); validation stays unaligned."""
 
 
-DataSpec = StrideData | GlobalData | SequentialData | BosAlignedData
+@dataclass(frozen=True)
+class PackedData:
+    """Records #29 on (2025-09-03 FA3): whole documents, each cut at `max_seq_len` tokens, packed
+    into every rank's row (`train.data.loaders.packed_batches`)."""
+
+    max_seq_len: int = 2048
+
+
+DataSpec = StrideData | GlobalData | SequentialData | BosAlignedData | PackedData
 
 
 @dataclass(frozen=True)
@@ -367,6 +375,7 @@ __all__ = [
     "NormalizeEach",
     "OptimizerRecipe",
     "OrthogonalNesterov",
+    "PackedData",
     "Select",
     "SequentialData",
     "StrideData",

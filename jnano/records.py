@@ -27,6 +27,7 @@ from jnano.hparams import (
     NormalizeEach,
     OptimizerRecipe,
     OrthogonalNesterov,
+    PackedData,
     Select,
     SequentialData,
     StrideData,
@@ -34,7 +35,7 @@ from jnano.hparams import (
     Trapezoid,
     Upstream,
 )
-from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, TOKENS_13, TOKENS_15, WindowSchedule
+from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, TOKENS_13, TOKENS_15, WindowSchedule
 
 MODDED = "KellerJordan/modded-nanogpt"
 MODDED_HEAD = "f411b3d346aa52d3504324ca93c230fd84c6c07f"
@@ -641,6 +642,34 @@ _RECORDS: tuple[Record, ...] = (
         upstream=_log("2025-08-23_SparseAttnGate/020630eb-2191-4ba2-9ee4-4cdc94316943.txt"),
         window=BLOCKS_19,
         notes="The gate `attn.dampen` (6, 12) is 2-D and in `blocks`: Muon trains it.",
+    ),
+    Record(
+        id="29",
+        date="2025-09-03",
+        time="2.731 minutes",
+        description="Flash Attention 3, 2048 max_doc_len, update ws schedule",
+        stage="s17_varlen",
+        model=_frozen(**FLEX, window=11),
+        training=_short_rows(1670, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1670, cooldown_frac=0.45, ns_form="triton27", head_lr_mul=1.0),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-09-03_FA3/44fc1276-0510-4961-92c0-730c65e5feba.txt"),
+        window=THIRDS_29,
+        notes="393,216 tokens per step (24 x 2048 per GPU) packed from whole documents cut at 2048; "
+              "30 untimed warmup steps cycle through the window sizes (restored before training).",
+    ),
+    Record(
+        id="30",
+        date="2025-09-05",
+        time="2.717 minutes",
+        description="Drop first MLP layer",
+        stage="s17b_no_first_mlp",
+        model=_frozen(**FLEX, window=11),
+        training=_short_rows(1705, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1705, cooldown_frac=0.45, ns_form="triton27", head_lr_mul=1.0),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-09-05_SkipMLPBlocks/07e7ae76-b7d0-4481-b149-01e7d81b5ad4.txt"),
+        window=THIRDS_29,
     ),
 )
 

@@ -1,4 +1,4 @@
-"""The attention-window warmup of records #13-#25, as plain data evaluated on the host.
+"""The attention-window schedules of records #13 on, as plain data evaluated on the host.
 
 Each record computes its window per step in Python floats, with its own expression; the
 expressions agree on paper but not always in floating point (at N = 12, step 4:
@@ -28,11 +28,13 @@ class WindowSchedule:
     | "sw_15" | #15 | `64 * int((64 + (1792 - 64) * s/N) // 64)` tokens |
     | "blocks_16" | #16, #17 | `int(((1 - f) * 64 + f * 1792 + 64) // 128)` blocks, f = s/N |
     | "blocks_18" | #18 | `int(((1 - x) * 128 + x * 1856) // 128)` blocks, x = s/N |
-    | "blocks_19" | #19-#25 | `next_multiple_of_n(1728 * s/N, 128) // 128` blocks |
+    | "blocks_19" | #19-#28 | `next_multiple_of_n(1728 * s/N, 128) // 128` blocks |
+    | "thirds_29" | #29 on | `sizes[int(len(sizes) * (s / (1 + N)))]` blocks: one size per third |
     """
 
     form: str
     unit: str  # "tokens" or "blocks"
+    sizes: tuple[int, ...] = ()  # "thirds_29": upstream's `args.ws_schedule`
 
     def value(self, step: int, num_iterations: int) -> int:
         s, n = step, num_iterations
@@ -49,6 +51,9 @@ class WindowSchedule:
             return int(blocks)
         if self.form == "blocks_19":
             return next_multiple_of_n(1728 * s / n, 128) // 128
+        if self.form == "thirds_29":
+            x = s / (1 + n)
+            return self.sizes[int(len(self.sizes) * x)]
         raise ValueError(f"unknown window schedule form {self.form!r}")
 
 
@@ -57,3 +62,4 @@ TOKENS_15 = WindowSchedule("sw_15", "tokens")
 BLOCKS_16 = WindowSchedule("blocks_16", "blocks")
 BLOCKS_18 = WindowSchedule("blocks_18", "blocks")
 BLOCKS_19 = WindowSchedule("blocks_19", "blocks")
+THIRDS_29 = WindowSchedule("thirds_29", "blocks", (3, 7, 11))

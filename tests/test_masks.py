@@ -21,10 +21,11 @@ from jnano.nn.masks import (
     block_window_of_tokens,
     document_causal,
     document_ids,
+    left_window,
     short_blocks,
     token_window,
 )
-from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, TOKENS_13, TOKENS_15, next_multiple_of_n
+from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, TOKENS_13, TOKENS_15, next_multiple_of_n
 
 
 def sequence(seq: int, bos: list[int], seed: int = 0) -> np.ndarray:
@@ -240,6 +241,22 @@ def test_window_schedules_follow_each_records_float_order():
     assert [BLOCKS_18.value(s, 1390) for s in (0, 1390)] == [1, 14]
     assert [BLOCKS_19.value(s, 1770) for s in (0, 1, 1770)] == [1, 1, 14]
     assert BLOCKS_19.value(4, 12) == 5 and BLOCKS_16.value(4, 12) == 5
+    # #29: `ws_schedule[int(3 * step / (1 + N))]`, the last third reaching 11 one step early
+    assert [THIRDS_29.value(s, 1670) for s in (0, 556, 557, 1113, 1114, 1670)] == [3, 3, 7, 7, 11, 11]
+
+
+@pytest.mark.parametrize("bos", list(layouts(384)))
+@pytest.mark.parametrize("left", [0, 127, 128, 256])
+def test_document_left_window_is_the_varlen_kernel_of_29(bos, left):
+    """#29 on: FA3 varlen over the loader's cu_seqlens with `window_size=(w, 0)` sees exactly
+    the BOS documents within w tokens back (ref.varlen's stand-in, from cu_seqlens)."""
+    from ref import varlen
+
+    tokens = sequence(384, bos)
+    cu = varlen.cu_seqlens_of(torch.from_numpy(tokens), BOS_ID, 128)
+    kernel = varlen.varlen_mask(cu, cu, 384, 384, causal=True, window_size=(left, 0)).numpy()
+    ours = doc_causal(tokens) & np.asarray(left_window(384, jnp.int32(left)))
+    np.testing.assert_array_equal(ours, kernel)
 
 
 @pytest.mark.parametrize("v", [0, 0.5, 127.9, 128, 128.0001, 575.9999999, 576, 1792])

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from jnano import hparams as hp
-from train.data.loaders import (GlobalBatchLoader, StrideLoader, StrideSwitch, bos_aligned_batches, sequential_batches,
-                                validation_batches)
+from train.data.loaders import (GlobalBatchLoader, StrideLoader, StrideSwitch, bos_aligned_batches, packed_batches,
+                                sequential_batches, validation_batches)
 from train.data.sample import SAMPLE_DIR
 from train.data.shards import shard_files
 
@@ -64,6 +64,10 @@ class TrainStream:
         elif isinstance(spec, hp.BosAlignedData):
             batches = bos_aligned_batches(files, local, training.world)
             self._next, self._reset = (lambda: next(batches)), None
+        elif isinstance(spec, hp.PackedData):
+            # the model reads the documents off the BOS tokens (jnano.nn.masks): cu_seqlens stays here
+            packed = packed_batches(files, training.batch_tokens, spec.max_seq_len, training.world)
+            self._next, self._reset = (lambda: (lambda b: (b.inputs, b.targets))(next(packed))), None
         else:
             raise NotImplementedError(f"no training stream for data spec {spec!r}")
         self.position = 0

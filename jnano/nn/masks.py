@@ -12,7 +12,13 @@ are absolute in the packed row. Windows are traced values (they follow a schedul
 | #13, #14 | q - k < w (w tokens, scheduled) |
 | #15 | q - k < w and q//128 - k//128 < ceil(w/128) (the token window *and* its block list) |
 | #16-#19 | q//128 - k//128 < n (n blocks, scheduled) |
-| #20-#25 | long layers: block window n; short layers: max(n // 2, 1) |
+| #20-#28 | long layers: block window n; short layers: max(n // 2, 1) |
+| #29 on | FlashAttention-3 varlen: q - k <= w tokens (`window_size=(w, 0)`); long w = 128 n, short 128 (n // 2) |
+
+From #29 the documents are the segments of the loader's `cu_seqlens`. Each segment starts at a
+BOS (the packer starts every document at one and skips the rest of a truncated one; validation
+cuts at every BOS), and no BOS lies inside one, so the segments are exactly the BOS documents
+above: the mask needs no `cu_seqlens`.
 """
 
 from __future__ import annotations
@@ -45,6 +51,12 @@ def token_window(seq: int, window) -> Bool[Array, "seq seq"]:
     """q - k < window (tokens)."""
     q, k = _positions(seq)
     return q - k < window
+
+
+def left_window(seq: int, left) -> Bool[Array, "seq seq"]:
+    """q - k <= left: FlashAttention's `window_size=(left, 0)` (#29 on), `left + 1` keys."""
+    q, k = _positions(seq)
+    return q - k <= left
 
 
 def block_window(seq: int, blocks, block: int = BLOCK) -> Bool[Array, "seq seq"]:

@@ -27,6 +27,8 @@ STAGES: dict[str, str] = {
     "s13_packed_scalars": "all scalars packed in one parameter for DistAdam (24-25; 26 = S14, BOS-aligned loader)",
     "s15_qkvo_bank": "qkvo_w (4, d, d) bank, (d, 4d) MLP matrices, Triton Newton-Schulz (27)",
     "s16_attention_gate": "sigmoid gate per head from dim/64 input channels, 30 sigmoid(z/7.5) logits (28)",
+    "s17_varlen": "FlashAttention-3 varlen: token windows q - k <= 128 n, n in (3, 7, 11); 12-channel gate (29)",
+    "s17b_no_first_mlp": "no MLP in block 0 (30)",
 }
 
 

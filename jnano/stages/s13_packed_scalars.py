@@ -40,13 +40,13 @@ class Config(s12b_scaled_logits.Config):
 
 class Block(eqx.Module):
     attn: QKVAttention | None
-    mlp: MLP
+    mlp: MLP | None  # None: #30 on drop block 0's
 
     def __call__(self, x, vi, x0, mask, lambdas, sa_lambdas):
         x = scaled(lambdas[0], x) + scaled(lambdas[1], x0)
         if self.attn is not None:
             x = x + self.attn.mixed(rms_norm(x), vi, sa_lambdas, mask)
-        return x + self.mlp(rms_norm(x))
+        return x if self.mlp is None else x + self.mlp(rms_norm(x))
 
 
 class GPT(LanguageModel):
