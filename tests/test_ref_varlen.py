@@ -50,3 +50,45 @@ def test_cu_seqlens_of_a_row_starts_segments_at_each_bos():
     assert seg.tolist() == [0, 0, 1, 1, 1, 2, 2]
     with pytest.raises(ValueError, match="do not fit"):
         varlen.cu_seqlens_of(row, 50256, 2)
+
+
+# -- genuine upstream code (JNANO_UPSTREAM) ---------------------------------------------------------
+
+VARLEN_RECORDS = ["29", "30"]
+
+
+@pytest.mark.upstream
+@pytest.mark.parametrize("record", VARLEN_RECORDS)
+def test_varlen_record_calls_the_kernel_with_the_note_s_windows(record, modded_checkout):
+    """#29/#30 run FA3 varlen over BOS-started segments with `window_size=(w, 0)`: long layers
+    w = 128 n, short layers 128 (n // 2), n = 3, 7, 11 by thirds of the run (history.md S17)."""
+    from types import SimpleNamespace
+
+    import ref
+
+    up = ref.load(record, modded_checkout)
+    up.set_args(SimpleNamespace(num_iterations=12, cooldown_frac=0.45))
+    assert [up.window_value(s) for s in range(13)] == [3] * 5 + [7] * 4 + [11] * 4
+    torch.manual_seed(0)
+    model = up.build_model(vocab_size=50304, n_layer=12, n_head=1, n_embd=128, seq_len=512)
+    g = torch.Generator().manual_seed(0)
+    buf = torch.randint(0, 50256, (513,), generator=g)
+    buf[[0, 40, 300]] = 50256
+    calls = []
+    standin = up.module.flash_attn_varlen_func
+
+    def recording(q, k, v, cu_seqlens_q, cu_seqlens_k, *a, window_size=(-1, -1), **kw):
+        calls.append((cu_seqlens_q.clone(), window_size))
+        return standin(q, k, v, cu_seqlens_q, cu_seqlens_k, *a, window_size=window_size, **kw)
+
+    up.module.flash_attn_varlen_func = recording
+    try:
+        for step, n in ((1, 3), (6, 7)):
+            calls.clear()
+            with torch.no_grad():
+                up.forward(model, buf[:-1][None], buf[1:][None], step)
+            assert [w for _, w in calls] == [(128 * n if c == "L" else 128 * (n // 2), 0) for c in "LSSSLSSSSSL"]
+            # the validation loader's form: a BOS at 0 opens an empty first segment
+            assert all(cu[:5].tolist() == [0, 0, 40, 300, 512] and (cu[5:] == 512).all() for cu, _ in calls)
+    finally:
+        up.module.flash_attn_varlen_func = standin

@@ -242,6 +242,29 @@ def test_bos_aligned_records_start_every_row_at_a_document(tmp_path):
         np.testing.assert_array_equal(inputs[:, 1:], targets[:, :-1])
 
 
+def test_packed_records_pack_whole_documents(tmp_path):
+    """#29 on: every row starts at a BOS; a document longer than max_seq_len is cut there and
+    the rest of it skipped, so no run of tokens between BOS is longer."""
+    import dataclasses
+
+    from jnano import hparams as hp
+    from jnano import records
+    from parity.synthetic_data import write_split
+    from train.stream import TrainStream
+
+    files = sorted(p for p in write_split(tmp_path, seed=6, shards=2, shard_tokens=60_000, mean_len=150,
+                                          long_len=900) if "_train_" in p.name)
+    training = dataclasses.replace(records.get(29).training, seq_len=512, batch_tokens=8 * 512,
+                                   data=hp.PackedData(max_seq_len=200))
+    stream = TrainStream(training, files)
+    for _ in range(4):
+        inputs, targets = stream.next()
+        assert inputs.shape == (8, 512) and (inputs[:, 0] == 50256).all()
+        for row in inputs:
+            starts = np.flatnonzero(row == 50256).tolist() + [len(row)]
+            assert max(np.diff(starts)) <= 200
+
+
 # --- against upstream's own model + optimizer, on the trainer's batches --------------------------
 
 
