@@ -216,17 +216,29 @@ FP8_SCALES_19 = FP8Scales(2.0, 32.0, 2.0**29, "multiply")  # #19, #20
 FP8_SCALES_21 = FP8Scales(2.0, 2.0**9, 2.0**19, "multiply")  # #21, #21b
 
 
+@dataclass(frozen=True)
+class FP8ScalesByWidth:
+    """Head scales that follow the model width, as upstream's constructor computes them from
+    `model_dim` (#21c on): `x_s = sqrt(width) / 448`, `w_s` and `grad_s` fixed, divide convention.
+    Calling it with a width gives the `FP8Scales`."""
+
+    w_s: float
+    grad_s: float = 1 / 448
+
+    def __call__(self, width: int) -> FP8Scales:
+        return FP8Scales(width**0.5 / 448, self.w_s, self.grad_s, "divide")
+
+
+FP8_SCALES_BY_WIDTH_21C = FP8ScalesByWidth(24 / 448)  # #21c-#27
+FP8_SCALES_BY_WIDTH_28 = FP8ScalesByWidth(2**-9)  # #28 (2025-08-23 SparseAttnGate) on
+
+
 def fp8_scales_21c(model_dim: int = 768) -> FP8Scales:
-    """#21c-#25: `x_s = sqrt(model_dim)/448`, `w_s = 24/448`, `grad_s = 1/448`, divide convention."""
-    return FP8Scales(model_dim**0.5 / 448, 24 / 448, 1 / 448, "divide")
+    """#21c-#27: `x_s = sqrt(model_dim)/448`, `w_s = 24/448`, `grad_s = 1/448`, divide convention."""
+    return FP8_SCALES_BY_WIDTH_21C(model_dim)
 
 
 FP8_SCALES_21C = fp8_scales_21c(768)
-
-
-def fp8_scales_28(model_dim: int = 768) -> FP8Scales:
-    """#28 (2025-08-23 SparseAttnGate) on: #21c's scales with `w_s = 2**-9`, divide convention."""
-    return FP8Scales(model_dim**0.5 / 448, 2**-9, 1 / 448, "divide")
 
 
 @dataclass(frozen=True)
@@ -382,6 +394,8 @@ __all__ = [
     "Training",
     "Trapezoid",
     "Upstream",
+    "FP8ScalesByWidth",
+    "FP8_SCALES_BY_WIDTH_21C",
+    "FP8_SCALES_BY_WIDTH_28",
     "fp8_scales_21c",
-    "fp8_scales_28",
 ]

@@ -24,7 +24,7 @@ class RunLog:
 
     def event(self, **fields) -> None:
         fields.setdefault("time", time.time())
-        self.metrics.write(json.dumps(fields) + "\n")
+        self.metrics.write(json.dumps(fields, default=str) + "\n")
 
     def write_json(self, name: str, obj) -> None:
         (self.dir / name).write_text(json.dumps(obj, indent=1, default=str) + "\n")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Callable
 
 import equinox as eqx
 import jax
@@ -21,7 +20,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from jnano.nn import Linear, cross_entropy, rms_norm
-from jnano.hparams import FP8_SCALES_19, FP8Scales
+from jnano.hparams import FP8_SCALES_19, FP8Scales, FP8ScalesByWidth
 from jnano.nn.fp8 import fp8_linear
 from jnano.stages import s9_sparse_value_embeds
 from jnano.stages.base import count_layers
@@ -37,12 +36,12 @@ class Config:
     n_embd: int = 768
     window: int = 14
     # fixed scales, a function of the width (#21c on: `x_s = sqrt(model_dim) / 448`), or None
-    head_fp8: FP8Scales | Callable[[int], FP8Scales] | None = FP8_SCALES_19
+    head_fp8: FP8Scales | FP8ScalesByWidth | None = FP8_SCALES_19
 
     @property
     def head_scales(self) -> FP8Scales | None:
         """The FP8 head's scales at this config's width."""
-        return self.head_fp8(self.n_embd) if callable(self.head_fp8) else self.head_fp8
+        return self.head_fp8(self.n_embd) if isinstance(self.head_fp8, FP8ScalesByWidth) else self.head_fp8
 
 
 def sigmoid_logits(z, scale: float = 30.0, temperature: float = 7.5):

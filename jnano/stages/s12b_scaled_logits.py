@@ -13,14 +13,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import equinox as eqx
 import jax
 from jaxtyping import Array, Float, Int
 
 from jnano.nn import cross_entropy, rms_norm
-from jnano.hparams import FP8Scales, fp8_scales_21c
+from jnano.hparams import FP8_SCALES_BY_WIDTH_21C, FP8Scales, FP8ScalesByWidth
 from jnano.stages import s10_fp8_head, s12_list_value_embeds
 from jnano.stages.base import count_layers
 from jnano.stages.s10_fp8_head import sigmoid_logits
@@ -30,7 +30,7 @@ RECORDS = ("21c", "22", "23")
 
 @dataclass(frozen=True)
 class Config(s10_fp8_head.Config):
-    head_fp8: FP8Scales | Callable[[int], FP8Scales] | None = fp8_scales_21c  # divide convention, by width
+    head_fp8: FP8Scales | FP8ScalesByWidth | None = FP8_SCALES_BY_WIDTH_21C
 
 
 class GPT(s12_list_value_embeds.GPT):

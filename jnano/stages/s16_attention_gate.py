@@ -4,21 +4,20 @@ The diff to S15 (#27): every attention scales each head's output by a gate compu
 first `dim // 64` channels of its (normed) input, `sigmoid(x[..., :dim // 64] @ dampen.T)`,
 one gate per head and token, from a zero-initialised `attn.dampen` (heads, dim // 64): 0.5 at
 init. The gate matrix sits in `blocks`, so Muon trains it. The head returns to #19's logits
-`30 sigmoid(z / 7.5)` with FP8 weight scale 2**-9 (divide convention: `fp8_scales_28`), and
+`30 sigmoid(z / 7.5)` with FP8 weight scale 2**-9 (divide convention: `FP8_SCALES_BY_WIDTH_28`), and
 its lr multiplier drops from 27.5 to 1 (`jnano.records`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Int
 
-from jnano.hparams import FP8Scales, fp8_scales_28
+from jnano.hparams import FP8_SCALES_BY_WIDTH_28, FP8Scales, FP8ScalesByWidth
 from jnano.nn import Linear, rms_norm
 from jnano.stages import s15_qkvo_bank
 from jnano.stages.s10_fp8_head import sigmoid_logits
@@ -32,7 +31,7 @@ GATE_FRACTION = 64  # upstream's `args.dampen_factor`: the gate reads dim // 64 
 
 @dataclass(frozen=True)
 class Config(s15_qkvo_bank.Config):
-    head_fp8: FP8Scales | Callable[[int], FP8Scales] | None = fp8_scales_28
+    head_fp8: FP8Scales | FP8ScalesByWidth | None = FP8_SCALES_BY_WIDTH_28
 
 
 class GatedAttention(s15_qkvo_bank.QKVOAttention):
