@@ -35,7 +35,7 @@ from jnano.hparams import (
     Trapezoid,
     Upstream,
 )
-from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, TOKENS_13, TOKENS_15, WindowSchedule
+from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, THIRDS_31, TOKENS_13, TOKENS_15, WindowSchedule
 
 MODDED = "KellerJordan/modded-nanogpt"
 MODDED_HEAD = "f411b3d346aa52d3504324ca93c230fd84c6c07f"
@@ -670,6 +670,20 @@ _RECORDS: tuple[Record, ...] = (
         bf16_params=BF16_TABLES,
         upstream=_log("2025-09-05_SkipMLPBlocks/07e7ae76-b7d0-4481-b149-01e7d81b5ad4.txt"),
         window=THIRDS_29,
+    ),
+    Record(
+        id="31",
+        date="2025-09-10",
+        time="2.656 minutes",
+        description="Dynamically incorporate YaRN during training and validation",
+        stage="s18_yarn",
+        model=_frozen(**FLEX, window=13),
+        training=_short_rows(1670, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1670, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0),
+        bf16_params=BF16_TABLES,
+        upstream=_log("2025-09-10_Yarn/0ecdb695-510b-4c3b-b030-09861a162ce8.txt"),
+        window=THIRDS_31,
+        notes="The final validation runs at window 13 (YaRN 11 -> 13).",
     ),
 )
 

@@ -30,14 +30,19 @@ class WindowSchedule:
     | "blocks_18" | #18 | `int(((1 - x) * 128 + x * 1856) // 128)` blocks, x = s/N |
     | "blocks_19" | #19-#28 | `next_multiple_of_n(1728 * s/N, 128) // 128` blocks |
     | "thirds_29" | #29 on | `sizes[int(len(sizes) * (s / (1 + N)))]` blocks: one size per third |
+
+    `validate` (#31 on): the window at step N, the final validation (`args.ws_validate`).
     """
 
     form: str
     unit: str  # "tokens" or "blocks"
     sizes: tuple[int, ...] = ()  # "thirds_29": upstream's `args.ws_schedule`
+    validate: int | None = None
 
     def value(self, step: int, num_iterations: int) -> int:
         s, n = step, num_iterations
+        if self.validate is not None and s == n:
+            return self.validate
         if self.form == "blocksize_13":
             return int(64 * ((s / n * (1792 - 64) + 64) // 64))
         if self.form == "sw_15":
@@ -63,3 +68,4 @@ BLOCKS_16 = WindowSchedule("blocks_16", "blocks")
 BLOCKS_18 = WindowSchedule("blocks_18", "blocks")
 BLOCKS_19 = WindowSchedule("blocks_19", "blocks")
 THIRDS_29 = WindowSchedule("thirds_29", "blocks", (3, 7, 11))
+THIRDS_31 = WindowSchedule("thirds_29", "blocks", (3, 7, 11), validate=13)

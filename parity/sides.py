@@ -6,7 +6,8 @@ Result keys (`<name>` is the upstream state_dict name of a parameter):
   and 1 given identical synthetic gradients (`parity.weights.synthetic_gradients`): the optimizer
   compared on the same inputs, so Adam's sign-like first step cannot magnify gradient rounding.
 - `trajectory`: the training loss of steps 0..STEPS-1, each on its own batch, both sides training
-  end to end from the same weights; `final_logits`: logits on batch 0 after those steps.
+  end to end from the same weights; `final_logits`: logits on batch 0 after those steps, at the
+  window of the step that would come next (from #31 the window state lives in the model: YaRN).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
         model, state = apply(model, state, grads)
         losses.append(float(loss))
     out["trajectory"] = np.array(losses)
-    out["final_logits"] = np.asarray(logits_fn(model, idx, probe), np.float64)
+    out["final_logits"] = np.asarray(logits_fn(model, idx, schedule_args(record, setup.STEPS)), np.float64)
     return out
 
 
@@ -191,6 +192,7 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
         for step, (x, y) in enumerate(batches)
     ]
     out["trajectory"] = np.array(losses)
+    after = {"step": setup.STEPS} if setup.is_flex(reference.record) else {}
     with torch.no_grad():
-        out["final_logits"] = reference.forward(model, idx, targets, **probe)[0].double().numpy()
+        out["final_logits"] = reference.forward(model, idx, targets, **after)[0].double().numpy()
     return out

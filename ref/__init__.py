@@ -56,9 +56,11 @@ class Reference:
                 return self.driver.forward(model, idx, targets)
             return self.driver.forward(model, idx, targets, step)
 
-    def window_args(self, step: int):
-        """(args, kwargs) of the window the training loop passes the model at `step` (#12+)."""
-        return self.driver.window_args(step)
+    def window_args(self, step: int, batch: dict | None = None, model=None):
+        """(args, kwargs) of the window the training loop passes the model at `step` (#12+);
+        `batch`: what the loader yields besides the tokens (#29+ `cum_seqlens`); `model`: whose
+        window state the loop's statements advance (#31+ YaRN), step by step."""
+        return self.driver.window_args(step, batch, model)
 
     def window_value(self, step: int):
         """The window at `step` as an int (#13-#15 tokens, #16+ blocks); None for #12."""

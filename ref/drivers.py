@@ -211,6 +211,13 @@ class TopLevelDriver(Driver):
         return dataclasses.asdict(self.m.Hyperparameters())
 
 
+class _Inert:
+    """Stands for the model in window statements evaluated without one: calls do nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
 class FlexDriver(TopLevelDriver):
     """Records #12-#25 (FlexAttention): one packed sequence per step, an attention window that
     the training loop computes from the step, and CUDA-only pieces replaced by the stand-ins of
@@ -248,6 +255,7 @@ class FlexDriver(TopLevelDriver):
         self._window_init, self._window_pre = code(plan.window_init), code(plan.window_pre)
         self._hooks_init, self._hooks = code(plan.hooks_init), code(plan.hooks)
         self._setup_names = set().union(set(), *(toplevel._stores(s) for s in plan.setup.body))
+        self._window_model, self._window_step = None, -1  # whose window state the module holds
         self._window_args = [compile(ast.Expression(a), filename, "eval") for a in plan.window_args]
         self._window_kwargs = {k: compile(ast.Expression(v), filename, "eval") for k, v in plan.window_kwargs.items()}
         # upstream's inputs are int32 from #15 on (its loader casts them); targets int64
@@ -325,7 +333,9 @@ class FlexDriver(TopLevelDriver):
             build = lambda: self.m.GPT(self.m.GPTConfig(**{t: ours[o] for o, t in mapping.items()}))  # noqa: E731
         else:
             mapping = self._constructor_args(set(params))
-            build = lambda: self.m.GPT(**{t: ours[o] for o, t in mapping.items()})  # noqa: E731
+            # #31 on take the head size too
+            extra = {"head_dim": n_embd // n_head} if "head_dim" in params else {}
+            build = lambda: self.m.GPT(**{t: ours[o] for o, t in mapping.items()}, **extra)  # noqa: E731
         # #24 on pad their packed scalars to a multiple of the world size, 8 upstream
         ranks = 8 if self._reads_world_size("GPT") else 1
         self.m.world_size = self.m.dist.world_size = ranks
@@ -364,19 +374,34 @@ class FlexDriver(TopLevelDriver):
         names = [n for n in dir(hyper) if not n.startswith("_") and not callable(getattr(hyper, n))]
         return {n: getattr(hyper, n) for n in names}
 
-    def window_args(self, step: int, batch: dict | None = None) -> tuple[list, dict]:
+    def window_args(self, step: int, batch: dict | None = None, model=None) -> tuple[list, dict]:
         """The window arguments the training loop passes the model at `step`, computed by the
         record's own statements (at `args.num_iterations`); `batch` binds what the loader
-        yields besides the tokens (#29 on: `cum_seqlens`)."""
+        yields besides the tokens (#29 on: `cum_seqlens`).
+
+        The loop's window statements run for every step from 0 (a new `model`) or from the last
+        step this model saw: from #31 they change the model as the window grows
+        (`model.apply_yarn(ws, new_ws)`), once per change, so the state must follow the steps.
+        Without a model (`window_value`) those calls do nothing."""
         ns = vars(self.m)
-        ns["step"] = step
         for name in self.plan.batch_names:
             ns[name] = (batch or {}).get(name)
+        ns["model"] = _Inert() if model is None else model
+        if model is not None and model is self._window_model and step < self._window_step:
+            raise ValueError(f"step {step} after step {self._window_step} on the same model: its window "
+                             "state cannot go back (build a fresh model)")
+        resume = model is not None and model is self._window_model
         with flex.on_cpu():
-            exec(self._window_init, ns)
-            exec(self._window_pre, ns)
+            if not resume:
+                exec(self._window_init, ns)
+            for s in range(self._window_step + 1 if resume else 0, step + 1):
+                ns["step"] = s
+                exec(self._window_pre, ns)
+            ns["step"] = step
             args = [eval(c, ns) for c in self._window_args]
             kwargs = {k: eval(c, ns) for k, c in self._window_kwargs.items()}
+        if model is not None:
+            self._window_model, self._window_step = model, step
         return args, kwargs
 
     def _batch_positions(self) -> set[int]:
@@ -403,7 +428,7 @@ class FlexDriver(TopLevelDriver):
         inputs, target = idx[0], targets[0].to(torch.int64)
         inputs = inputs.to(torch.int32 if self.int32_inputs else torch.int64)
         self.torch_proxy.kv_blocks = inputs.numel() // 128
-        args, kwargs = self.window_args(step, self._batch(inputs))
+        args, kwargs = self.window_args(step, self._batch(inputs), model)
         functional = flex.CaptureFunctional(autocast_linear=self.precision == "record" and self.plan.autocast)
         self.m.F = functional
         try:

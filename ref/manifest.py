@@ -99,7 +99,7 @@ _ENTRIES = (
     Entry('30', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-05_SkipMLPBlocks/07e7ae76-b7d0-4481-b149-01e7d81b5ad4.txt',
           'dcb0035fad0d38e2765b664f910c9e2d5ac09bcd13f1f42f6c4cc82c57f4100b', "flex"),
     Entry('31', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-10_Yarn/0ecdb695-510b-4c3b-b030-09861a162ce8.txt',
-          '5d3f98e93735d2658784261b4645cd946da487ee07f158b8996e827ec71876ef', None),
+          '5d3f98e93735d2658784261b4645cd946da487ee07f158b8996e827ec71876ef', "flex"),
     Entry('32', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-11_VectSigmoidBFloat16/0d0d9882-c34f-4d82-b961-a17d5659c988.txt',
           '0c77d18a583c9bda11ed3c1014ddb527635c7fc56259b3f78de8db629cec6c7a', None),
     Entry('33', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-15_AsyncDataLoadAttnFinalWindow/25db37c7-2bab-4ef4-ae63-d593590ef823.txt',

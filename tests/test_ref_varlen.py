@@ -54,21 +54,23 @@ def test_cu_seqlens_of_a_row_starts_segments_at_each_bos():
 
 # -- genuine upstream code (JNANO_UPSTREAM) ---------------------------------------------------------
 
-VARLEN_RECORDS = ["29", "30"]
+VARLEN_RECORDS = ["29", "30", "31"]
 
 
 @pytest.mark.upstream
 @pytest.mark.parametrize("record", VARLEN_RECORDS)
 def test_varlen_record_calls_the_kernel_with_the_note_s_windows(record, modded_checkout):
-    """#29/#30 run FA3 varlen over BOS-started segments with `window_size=(w, 0)`: long layers
-    w = 128 n, short layers 128 (n // 2), n = 3, 7, 11 by thirds of the run (history.md S17)."""
+    """#29-#31 run FA3 varlen over BOS-started segments with `window_size=(w, 0)`: long layers
+    w = 128 n, short layers 128 (n // 2), n = 3, 7, 11 by thirds of the run (history.md S17);
+    #31 validates at the end with n = 13."""
     from types import SimpleNamespace
 
     import ref
 
     up = ref.load(record, modded_checkout)
     up.set_args(SimpleNamespace(num_iterations=12, cooldown_frac=0.45))
-    assert [up.window_value(s) for s in range(13)] == [3] * 5 + [7] * 4 + [11] * 4
+    final = 13 if record == "31" else 11
+    assert [up.window_value(s) for s in range(13)] == [3] * 5 + [7] * 4 + [11] * 3 + [final]
     torch.manual_seed(0)
     model = up.build_model(vocab_size=50304, n_layer=12, n_head=1, n_embd=128, seq_len=512)
     g = torch.Generator().manual_seed(0)
@@ -92,3 +94,31 @@ def test_varlen_record_calls_the_kernel_with_the_note_s_windows(record, modded_c
             assert all(cu[:5].tolist() == [0, 0, 40, 300, 512] and (cu[5:] == 512).all() for cu, _ in calls)
     finally:
         up.module.flash_attn_varlen_func = standin
+
+
+@pytest.mark.upstream
+def test_yarn_state_follows_the_steps_as_upstream(modded_checkout):
+    """#31: driving upstream's model through the steps applies YaRN once per window change
+    (3 -> 7 -> 11, and 11 -> 13 at the final step); its frequencies and attention scales are
+    the rows of `jnano.nn.yarn`'s tables, bit for bit. Going back a step on the same model is
+    refused: its window state cannot be undone."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import ref
+    from jnano.nn import half_truncated_frequencies
+    from jnano.nn.yarn import attention_scales, frequencies_by_window
+    from jnano.stages.s18_yarn import WINDOWS
+
+    up = ref.load("31", modded_checkout)
+    up.set_args(SimpleNamespace(num_iterations=12, cooldown_frac=0.5))
+    model = up.build_model(vocab_size=50304, n_layer=12, n_head=1, n_embd=128, seq_len=512)
+    table = frequencies_by_window(half_truncated_frequencies(128), WINDOWS)
+    assert model.attn_scales == dict(zip(WINDOWS, attention_scales(WINDOWS)))
+    row = {3: 0, 7: 1, 11: 2, 13: 3}
+    for step in range(13):
+        up.window_args(step, {"cum_seqlens": None}, model)
+        np.testing.assert_array_equal(model.angular_freq.numpy(), table[row[up.window_value(step)]])
+    with pytest.raises(ValueError, match="cannot go back"):
+        up.window_args(3, {"cum_seqlens": None}, model)

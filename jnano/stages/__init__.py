@@ -29,6 +29,7 @@ STAGES: dict[str, str] = {
     "s16_attention_gate": "sigmoid gate per head from dim/64 input channels, 30 sigmoid(z/7.5) logits (28)",
     "s17_varlen": "FlashAttention-3 varlen: token windows q - k <= 128 n, n in (3, 7, 11); 12-channel gate (29)",
     "s17b_no_first_mlp": "no MLP in block 0 (30)",
+    "s18_yarn": "YaRN RoPE rescaling and attention scale per window, final validation window 13 (31)",
 }
 
 

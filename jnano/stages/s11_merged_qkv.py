@@ -32,15 +32,17 @@ ATTN_SCALE = 0.12
 ENCODER_WINDOWS = "LSSSLS"  # long/short per encoder layer; the decoder mirrors it
 
 
-def merged_qkv_attention(x, qkv_w: Float[Array, "3 hdim dim"], n_head: int, vi, lambdas, mask):
+def merged_qkv_attention(x, qkv_w: Float[Array, "3 hdim dim"], n_head: int, vi, lambdas, mask, rope=None,
+                         scale=ATTN_SCALE):
     """Heads side by side, (B, T, hdim), before the output projection: q | k | v from
-    `x @ qkv_w.flatten(0, 1).T`, v mixed with the value embedding by `lambdas`."""
+    `x @ qkv_w.flatten(0, 1).T`, v mixed with the value embedding by `lambdas`. `rope`: the
+    (cos, sin) tables (default: the half-truncated ones of #17 on)."""
     B, T, _ = x.shape
     qkv = x @ qkv_w.reshape(-1, x.shape[-1]).astype(x.dtype).T
     q, k, v = jnp.split(qkv.reshape(B, T, 3 * n_head, -1), 3, axis=2)
     v = scaled(lambdas[0], v) if vi is None else scaled(lambdas[0], v) + scaled(lambdas[1], vi.reshape(v.shape))
-    cos, sin = rotary_cos_sin(T, half_truncated_frequencies(q.shape[-1]))
-    return qk_norm_rope_attention(q, k, v, cos, sin, mask, ATTN_SCALE).reshape(B, T, -1)
+    cos, sin = rotary_cos_sin(T, half_truncated_frequencies(q.shape[-1])) if rope is None else rope
+    return qk_norm_rope_attention(q, k, v, cos, sin, mask, scale).reshape(B, T, -1)
 
 
 class QKVAttention(eqx.Module):

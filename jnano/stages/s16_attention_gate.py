@@ -40,10 +40,10 @@ class GatedAttention(s15_qkvo_bank.QKVOAttention):
     def gate(self, x):
         return jax.nn.sigmoid(self.dampen(x[..., : x.shape[-1] // GATE_FRACTION]))
 
-    def mixed(self, x, vi, lambdas, mask):
+    def mixed(self, x, vi, lambdas, mask, **attention):
         B, T, _ = x.shape
         gate = self.gate(x)
-        y = merged_qkv_attention(x, self.qkvo_w[:3], self.n_head, vi, lambdas, mask)
+        y = merged_qkv_attention(x, self.qkvo_w[:3], self.n_head, vi, lambdas, mask, **attention)
         y = (y.reshape(B, T, self.n_head, -1) * gate[..., None]).reshape(B, T, -1)
         return y @ self.qkvo_w[3].astype(y.dtype).T
 
