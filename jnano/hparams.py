@@ -168,6 +168,10 @@ class DistAdam:
     lr: float
     betas: tuple[float, float] = (0.8, 0.95)
     eps: float = 1e-10
+    state_dtype: str | None = None  # None: the parameter's dtype; #32 on: "bfloat16" moments
+    # "cuda" (the record's GPUs: a Python scalar enters a bf16 op as float32) or "cpu" (eager CPU
+    # torch rounds the scalar of `add_(eps)` to bf16 first; parity's reference runs there)
+    scalar_semantics: str = "cuda"
     weight_decay: float = 0.0
 
 

@@ -179,10 +179,11 @@ def _late_groups(steps: int, lr_head: float, eps: float, floor: float = 0.1) -> 
 
 
 def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "record11",
-                      head_lr_mul: float = 27.5) -> OptimizerRecipe:
+                      head_lr_mul: float = 27.5, eps: float = 1e-10,
+                      state_dtype: str | None = None) -> OptimizerRecipe:
     """#24-#28: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5 and
     from #28 1, scalars 5), Muon on the block matrices."""
-    rule = lambda mul: DistAdam(lr=0.008 * mul, betas=(0.8, 0.95), eps=1e-10)  # noqa: E731
+    rule = lambda mul: DistAdam(lr=0.008 * mul, betas=(0.8, 0.95), eps=eps, state_dtype=state_dtype)  # noqa: E731
     return OptimizerRecipe(
         groups=(
             Group("embed", Select(_TABLES), rule(75.0)),
@@ -684,6 +685,21 @@ _RECORDS: tuple[Record, ...] = (
         upstream=_log("2025-09-10_Yarn/0ecdb695-510b-4c3b-b030-09861a162ce8.txt"),
         window=THIRDS_31,
         notes="The final validation runs at window 13 (YaRN 11 -> 13).",
+    ),
+    Record(
+        id="32",
+        date="2025-09-11",
+        time="2.625 minutes",
+        description="Optimize distributed training, improve skip connection gating, and enhance bfloat16 usage",
+        stage="s18b_skip_gates",
+        model=_frozen(**FLEX, window=13),
+        training=_short_rows(1670, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1670, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
+                                    state_dtype="bfloat16"),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight"),
+        upstream=_log("2025-09-11_VectSigmoidBFloat16/0d0d9882-c34f-4d82-b961-a17d5659c988.txt"),
+        window=THIRDS_31,
+        notes="Adam's moments are bf16 (also at fp32 parity: upstream makes them so explicitly).",
     ),
 )
 

@@ -97,7 +97,8 @@ def recipe(record: str, ns_dtype: str) -> hp.OptimizerRecipe:
     """The record's optimizer on the short schedule, Newton-Schulz (and the buffer its updates
     are gathered in, #6 on) in `ns_dtype`: float32 for fp32 parity, bfloat16 as recorded."""
     r = records.get(record).optimizer
-    r = r.with_schedule(short_schedule(r.schedule)).with_rules(ns_dtype=ns_dtype)
+    # the reference is eager CPU torch: its scalar rounding in bf16 ops (jnano.hparams.DistAdam)
+    r = r.with_schedule(short_schedule(r.schedule)).with_rules(ns_dtype=ns_dtype, scalar_semantics="cpu")
     groups = tuple(dataclasses.replace(g, rule=dataclasses.replace(g.rule, update_dtype=ns_dtype))
                    if getattr(g.rule, "update_dtype", None) else g for g in r.groups)
     return dataclasses.replace(r, groups=groups)

@@ -294,7 +294,8 @@ class FlexDriver(TopLevelDriver):
 
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
-        with (fp32_newton_schulz() if self.precision == "fp32" else contextlib.nullcontext()), flex.on_cpu():
+        with (fp32_newton_schulz() if self.precision == "fp32" else contextlib.nullcontext()), \
+                (flex.fp32_casts() if self.precision == "fp32" else contextlib.nullcontext()), flex.on_cpu():
             yield
 
     # -- model ---------------------------------------------------------------------------------
@@ -340,7 +341,8 @@ class FlexDriver(TopLevelDriver):
         ranks = 8 if self._reads_world_size("GPT") else 1
         self.m.world_size = self.m.dist.world_size = ranks
         try:
-            with quiet(), single_process(), flex.on_cpu():
+            with quiet(), single_process(), flex.on_cpu(), \
+                    (flex.fp32_casts() if self.precision == "fp32" else contextlib.nullcontext()):
                 model = build()
         finally:
             self.m.world_size = self.m.dist.world_size = 1

@@ -186,6 +186,28 @@ class FlexTorchProxy(TorchProxy):
         return (lambda f: f) if fn is None else fn
 
 
+@contextlib.contextmanager
+def fp32_casts() -> Iterator[None]:
+    """Within the block, `tensor.to(torch.bfloat16)` (by position or `dtype=`) leaves a float32
+    tensor as it is: from #32 the forward casts its activations and RoPE tables that way, and
+    fp32 parity runs upstream in fp32 throughout. Other casts are untouched."""
+    original = torch.Tensor.to
+
+    def to(self, *args, **kwargs):
+        wants_bf16 = kwargs.get("dtype") is torch.bfloat16 or any(a is torch.bfloat16 for a in args)
+        if wants_bf16 and self.dtype == torch.float32:
+            rest = [a for a in args if a is not torch.bfloat16]
+            kwargs.pop("dtype", None)
+            return original(self, *rest, **kwargs) if rest or kwargs else self
+        return original(self, *args, **kwargs)
+
+    torch.Tensor.to = to  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        torch.Tensor.to = original  # type: ignore[method-assign]
+
+
 class _Done:
     """The handle of an async collective that has already happened."""
 

@@ -101,7 +101,7 @@ _ENTRIES = (
     Entry('31', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-10_Yarn/0ecdb695-510b-4c3b-b030-09861a162ce8.txt',
           '5d3f98e93735d2658784261b4645cd946da487ee07f158b8996e827ec71876ef', "flex"),
     Entry('32', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-11_VectSigmoidBFloat16/0d0d9882-c34f-4d82-b961-a17d5659c988.txt',
-          '0c77d18a583c9bda11ed3c1014ddb527635c7fc56259b3f78de8db629cec6c7a', None),
+          '0c77d18a583c9bda11ed3c1014ddb527635c7fc56259b3f78de8db629cec6c7a', "flex"),
     Entry('33', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-15_AsyncDataLoadAttnFinalWindow/25db37c7-2bab-4ef4-ae63-d593590ef823.txt',
           'bb38060cc03f70b9304a5545164aa123dab5000c6fe4d2781ed08b87cadfce96', None),
     Entry('34', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-18_Smear/18a1e5c7-947e-479d-bc3a-a57a61a98fc9.txt',

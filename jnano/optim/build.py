@@ -42,7 +42,8 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
         # the lr enters inside the rule: upstream multiplies it into the bias-correction factor
         # (`step_size`) before touching the moments, one float32 rounding we keep
         b1, b2 = rule.betas
-        return dist_adam(_lr(rule.lr, schedule), b1, b2, rule.eps, rule.weight_decay)
+        return dist_adam(_lr(rule.lr, schedule), b1, b2, rule.eps, rule.weight_decay, rule.state_dtype,
+                         rule.scalar_semantics)
     raise TypeError(f"unknown optimizer rule {rule!r}")
 
 

@@ -19,7 +19,8 @@ class DistAdamState(NamedTuple):
 
 
 def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: float = 1e-10,
-              weight_decay: float = 0.0) -> optax.GradientTransformation:
+              weight_decay: float = 0.0, state_dtype: str | None = None,
+              scalar_semantics: str = "cuda") -> optax.GradientTransformation:
     """Records #24/#25's `DistAdam` (see `hp.DistAdam`), returning the whole update `-lr * ...`.
 
     The moments live in each gradient's dtype (bf16 for the embeddings) and every torch op of
@@ -27,12 +28,17 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
     `denom = v.sqrt().add_(eps)`, `m.div(denom).mul_(step_size)`, each computed in float32.
     `step_size = lr * sqrt(1 - b2^t) / (1 - b1^t)` is a float32 scalar (t counts from 1).
     Weight decay, when nonzero, is upstream's `p *= 1 - lr*wd` folded into the update as
-    `-lr*wd*p` (equal up to rounding; both records run with 0).
+    `-lr*wd*p` (equal up to rounding; both records run with 0). `state_dtype` (#32 on: bf16):
+    the moments, and so every op above and the update, live in that dtype instead.
+    `scalar_semantics`: "cuda" as the record ran, "cpu" as eager CPU torch computes
+    `denom.add_(eps)` on bf16 moments, the scalar rounded to bf16 first (parity's reference).
     """
+    if scalar_semantics not in ("cuda", "cpu"):
+        raise ValueError(f"scalar_semantics must be 'cuda' or 'cpu', not {scalar_semantics!r}")
     f32 = jnp.float32
 
     def init(params):
-        zeros = lambda p: jnp.zeros_like(p)  # noqa: E731
+        zeros = lambda p: jnp.zeros_like(p, dtype=state_dtype)  # noqa: E731
         return DistAdamState(jnp.zeros((), jnp.int32), jax.tree.map(zeros, params), jax.tree.map(zeros, params))
 
     def update(grads, state, params=None):
@@ -46,17 +52,25 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
         step_size = lr * (jnp.sqrt(bias2) / bias1)
 
         def one(g, m, v):
-            dt = g.dtype
+            dt = m.dtype  # the parameter's, or `state_dtype`
 
             def rnd(x):  # one torch op: float32 opmath, result stored in the tensor's dtype
                 # (in float32 this is a no-op, and XLA may contract `b1*m + (1-b1)*g` into one fma
-                # where torch rounds `m.mul_(b1)` first: float32 moments can differ by an ulp)
-                return x.astype(dt).astype(f32)
+                # where torch rounds `m.mul_(b1)` first: float32 moments can differ by an ulp).
+                # reduce_precision, not a bf16 round trip, which XLA may drop as excess precision
+                if dt == f32:
+                    return x
+                info = jnp.finfo(dt)
+                return jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
 
+            # eager CPU torch's `tensor.add_(python_scalar)` rounds the scalar to the tensor's dtype
+            # first (CUDA's kernels take it as float32; `mul_` by a scalar does not round on either):
+            # with bf16 moments (#32), bf16(1e-8) moves one denominator in 4000 by an ulp
+            eps_ = rnd(jnp.asarray(eps, f32)) if scalar_semantics == "cpu" else eps
             g = g.astype(f32)
             m = rnd(rnd(m.astype(f32) * b1) + (1 - b1) * g)
             v = rnd(rnd(v.astype(f32) * b2) + (1 - b2) * g * g)
-            denom = rnd(rnd(jnp.sqrt(v)) + eps)
+            denom = rnd(rnd(jnp.sqrt(v)) + eps_)
             step = rnd(rnd(m / denom) * step_size)
             return step.astype(dt), m.astype(dt), v.astype(dt)
 

@@ -30,6 +30,7 @@ STAGES: dict[str, str] = {
     "s17_varlen": "FlashAttention-3 varlen: token windows q - k <= 128 n, n in (3, 7, 11); 12-channel gate (29)",
     "s17b_no_first_mlp": "no MLP in block 0 (30)",
     "s18_yarn": "YaRN RoPE rescaling and attention scale per window, final validation window 13 (31)",
+    "s18b_skip_gates": "sigmoid skip gates (init -1.5), bf16 RoPE tables, bf16 Linear weights and Adam moments (32)",
 }
 
 

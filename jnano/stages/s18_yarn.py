@@ -43,18 +43,22 @@ class YarnAttention(VarlenGatedAttention):
                                           scale=layer.scale)
 
 
-def yarn_tables(window, seq: int, head_dim: int = HEAD_DIM):
-    """(cos, sin, attention scale) while `window` (traced) is the current window."""
+def yarn_tables(window, seq: int, head_dim: int = HEAD_DIM, table_dtype=None):
+    """(cos, sin, attention scale) while `window` (traced) is the current window; `table_dtype`:
+    the dtype the tables are kept in (#32 on: bf16)."""
     freqs = jnp.asarray(frequencies_by_window(half_truncated_frequencies(head_dim), WINDOWS))
     scales = jnp.asarray(np.float32(attention_scales(WINDOWS)))
     row = jnp.argmax(jnp.asarray(WINDOWS) == window)
-    cos, sin = rotary_cos_sin(seq, freqs[row])
+    cos, sin = rotary_cos_sin(seq, freqs[row], table_dtype)
     return cos, sin, scales[row]
 
 
 class GPT(VarlenGPT):
+    def rope_dtype(self):
+        return None
+
     def layer_masks(self, idx, window) -> list:
-        cos, sin, scale = yarn_tables(window, idx.shape[-1])
+        cos, sin, scale = yarn_tables(window, idx.shape[-1], table_dtype=self.rope_dtype())
         return [LayerAttention(m, cos, sin, scale) for m in super().layer_masks(idx, window)]
 
 
