@@ -97,6 +97,20 @@ def test_value_embeddings_paired_the_other_way_fail(monkeypatch):
     assert {"logits", "gradient, matrices"} <= failed
 
 
+def test_yarn_left_out_fails(monkeypatch):
+    """#31 with its RoPE frequencies never rescaled (the attention scale still steps): the
+    trajectory crosses the window changes 3 -> 7 -> 11, where the model drifts from upstream's."""
+    import numpy as np
+
+    import jnano.stages.s18_yarn as s18
+
+    monkeypatch.setattr(run, "precisions", lambda record: ["float32"])
+    monkeypatch.setattr(s18, "frequencies_by_window", lambda base, windows: np.stack([base] * len(windows)))
+    report = run.run_golden("31", goldens.load("31"))
+    failed = {r.label for s in report.sections for r in s.rows if not r.ok}
+    assert {"10-step losses", "logits after 10 steps"} <= failed and "logits" not in failed
+
+
 def test_a_missing_weight_decay_fails(monkeypatch):
     original = setup.recipe
 
