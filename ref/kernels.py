@@ -38,8 +38,8 @@ def _decorator_or_factory(*args, **kwargs):
 
 
 class _Config:
-    def __init__(self, *args, **kwargs):
-        self.args, self.kwargs = args, kwargs
+    def __init__(self, *positional, **options):
+        self.positional, self.options = positional, options
 
 
 def _stub_language() -> ModuleType:

@@ -413,9 +413,10 @@ def test_dist_adam_eps_placement_differs_from_torch_adam_on_tiny_gradients():
 def _torch_ns_triton27(G: torch.Tensor) -> torch.Tensor:
     """#27's `newton_schulz_triton` on the CPU: its Triton lines through ref.kernels' stand-ins,
     its third line torch's own `baddbmm`/`addmm` (fp32 accumulation, one rounding)."""
+    from jnano.optim.newton_schulz import NS5_COEFFS
     from ref import kernels
 
-    a, b, c = (3.4445, -4.7750, 2.0315)
+    a, b, c = NS5_COEFFS
     X = G.bfloat16()
     if G.size(-2) > G.size(-1):
         X = X.mT

@@ -74,7 +74,11 @@ class GPT(LanguageModel):
         blocks = [lambda x, vi, x0, mask, b=b, i=i: b(x, vi, x0, mask, lambdas[i], sa_lambdas[i])
                   for i, b in enumerate(self.blocks)]
         x = x0 = rms_norm(self.embed(idx))
-        return unet(blocks, self.scalars[: n // 2], x, x0, self.layer_values(idx), self.layer_masks(idx, window))
+        return unet(blocks, self.skip_weights(), x, x0, self.layer_values(idx), self.layer_masks(idx, window))
+
+    def skip_weights(self):
+        """What each U-net skip is multiplied by: the first L/2 packed scalars."""
+        return self.scalars[: self.config.n_layer // 2]
 
 
 def packed_scalars(n_layer: int, world_size: int) -> jax.Array:

@@ -17,9 +17,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from jnano.nn import rms_norm
 from jnano.stages import s18_yarn
-from jnano.stages.s8_value_embeds import unet
 from jnano.stages.s17_varlen import config_from_shapes  # noqa: F401 - the stage's contract
 
 RECORDS = ("32",)
@@ -37,15 +35,8 @@ class GPT(s18_yarn.GPT):
     def rope_dtype(self):
         return jnp.dtype(self.config.rope_dtype)
 
-    def hidden(self, idx, window):
-        n = self.config.n_layer
-        lambdas = self.scalars[n:3 * n].reshape(n, 2)
-        sa_lambdas = self.scalars[3 * n:5 * n].reshape(n, 2)
-        blocks = [lambda x, vi, x0, mask, b=b, i=i: b(x, vi, x0, mask, lambdas[i], sa_lambdas[i])
-                  for i, b in enumerate(self.blocks)]
-        x = x0 = rms_norm(self.embed(idx))
-        gates = jax.nn.sigmoid(self.scalars[: n // 2])
-        return unet(blocks, gates, x, x0, self.layer_values(idx), self.layer_masks(idx, window))
+    def skip_weights(self):
+        return jax.nn.sigmoid(self.scalars[: self.config.n_layer // 2])
 
 
 def init(config: Config, key: jax.Array) -> GPT:
