@@ -42,7 +42,7 @@ def _window(record: str) -> dict:
     if r.window is None:
         return {}
     n = r.optimizer.schedule.num_iterations
-    return {"window": np.int32(r.window.value(n, n))}
+    return {k: np.int32(v) for k, v in r.window.args(n, n).items()}
 
 
 def _peak_host_mb() -> float:

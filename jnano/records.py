@@ -35,7 +35,7 @@ from jnano.hparams import (
     Trapezoid,
     Upstream,
 )
-from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, THIRDS_31, TOKENS_13, TOKENS_15, WindowSchedule
+from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, THIRDS_31, THIRDS_33, TOKENS_13, TOKENS_15, WindowSchedule
 
 MODDED = "KellerJordan/modded-nanogpt"
 MODDED_HEAD = "f411b3d346aa52d3504324ca93c230fd84c6c07f"
@@ -700,6 +700,21 @@ _RECORDS: tuple[Record, ...] = (
         upstream=_log("2025-09-11_VectSigmoidBFloat16/0d0d9882-c34f-4d82-b961-a17d5659c988.txt"),
         window=THIRDS_31,
         notes="Adam's moments are bf16 (also at fp32 parity: upstream makes them so explicitly).",
+    ),
+    Record(
+        id="33",
+        date="2025-09-15",
+        time="2.565 minutes",
+        description="Asynchronously fetch and index data batches, extend final layer attention window for validation",
+        stage="s18c_final_layer_window",
+        model=_frozen(**FLEX, window=13),
+        training=_short_rows(1660, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1660, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
+                                    state_dtype="bfloat16"),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight"),
+        upstream=_log("2025-09-15_AsyncDataLoadAttnFinalWindow/25db37c7-2bab-4ef4-ae63-d593590ef823.txt"),
+        window=THIRDS_33,
+        notes="The final validation runs the last layer at 20 blocks (the others at 13, YaRN for 13).",
     ),
 )
 

@@ -32,12 +32,15 @@ class WindowSchedule:
     | "thirds_29" | #29 on | `sizes[int(len(sizes) * (s / (1 + N)))]` blocks: one size per third |
 
     `validate` (#31 on): the window at step N, the final validation (`args.ws_validate`).
+    `final_layer_validate` (#33 on): the last layer's long window there (`ws_validate_final_layer`,
+    no YaRN for it); at every other step the last layer has the long window.
     """
 
     form: str
     unit: str  # "tokens" or "blocks"
     sizes: tuple[int, ...] = ()  # "thirds_29": upstream's `args.ws_schedule`
     validate: int | None = None
+    final_layer_validate: int | None = None
 
     def value(self, step: int, num_iterations: int) -> int:
         s, n = step, num_iterations
@@ -61,6 +64,14 @@ class WindowSchedule:
             return self.sizes[int(len(self.sizes) * x)]
         raise ValueError(f"unknown window schedule form {self.form!r}")
 
+    def args(self, step: int, num_iterations: int) -> dict[str, int]:
+        """The model's window arguments at `step`: `window`, and `final_window` where the last
+        layer's window is scheduled apart (#33 on)."""
+        out = {"window": self.value(step, num_iterations)}
+        if self.final_layer_validate is not None:
+            out["final_window"] = self.final_layer_validate if step == num_iterations else out["window"]
+        return out
+
 
 TOKENS_13 = WindowSchedule("blocksize_13", "tokens")
 TOKENS_15 = WindowSchedule("sw_15", "tokens")
@@ -69,3 +80,4 @@ BLOCKS_18 = WindowSchedule("blocks_18", "blocks")
 BLOCKS_19 = WindowSchedule("blocks_19", "blocks")
 THIRDS_29 = WindowSchedule("thirds_29", "blocks", (3, 7, 11))
 THIRDS_31 = WindowSchedule("thirds_29", "blocks", (3, 7, 11), validate=13)
+THIRDS_33 = WindowSchedule("thirds_29", "blocks", (3, 7, 11), validate=13, final_layer_validate=20)

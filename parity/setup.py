@@ -78,7 +78,7 @@ def schedule_at(record: str, step: int) -> dict:
     window = records.get(record).window
     if window is None:
         return {}
-    return {"window": window.value(step, short_schedule(records.get(record).optimizer.schedule).num_iterations)}
+    return window.args(step, short_schedule(records.get(record).optimizer.schedule).num_iterations)
 
 
 def short_schedule(schedule: hp.Schedule) -> hp.Schedule:

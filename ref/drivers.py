@@ -212,10 +212,14 @@ class TopLevelDriver(Driver):
 
 
 class _Inert:
-    """Stands for the model in window statements evaluated without one: calls do nothing."""
+    """Stands for the model in window statements evaluated without one: every attribute is
+    another stand-in and every call does nothing (`model.yarn.apply(ws, new_ws)`)."""
 
     def __getattr__(self, name):
-        return lambda *args, **kwargs: None
+        return _Inert()
+
+    def __call__(self, *args, **kwargs):
+        return None
 
 
 class FlexDriver(TopLevelDriver):
@@ -238,7 +242,8 @@ class FlexDriver(TopLevelDriver):
 
     family = "flex"
     PRECISIONS = ("fp32", "record")
-    NAMESPACE = {**kernels.NAMESPACE, "flash_attn_varlen_func": varlen.flash_attn_varlen_func}
+    # `device`: main's `torch.device("cuda", local_rank)`, read by #33's `Yarn.reset`
+    NAMESPACE = {**kernels.NAMESPACE, "flash_attn_varlen_func": varlen.flash_attn_varlen_func, "device": "cpu"}
 
     def __init__(self, module: ModuleType, precision: str = "fp32"):
         Driver.__init__(self, module)
@@ -410,16 +415,16 @@ class FlexDriver(TopLevelDriver):
         return {i for i, a in enumerate(self.plan.window_args)
                 if isinstance(a, ast.Name) and a.id in self.plan.batch_names}
 
-    def window_value(self, step: int) -> int | None:
+    def window_value(self, step: int) -> int | tuple[int, ...] | None:
         """The window at `step` as upstream's tensor holds it (tokens for #13-#15, 128-token
-        blocks from #16 on); None where the model takes no window (#12: 1024 tokens, fixed)."""
+        blocks from #16 on); None where the model takes no window (#12: 1024 tokens, fixed);
+        a tuple where it takes several (#33 on: the window, then the last layer's)."""
         args, kwargs = self.window_args(step)
         args = [a for i, a in enumerate(args) if i not in self._batch_positions()]
-        values = [*args, *kwargs.values()]
+        values = [int(v.item()) if isinstance(v, torch.Tensor) else int(v) for v in (*args, *kwargs.values())]
         if not values:
             return None
-        (value,) = values
-        return int(value.item()) if isinstance(value, torch.Tensor) else int(value)
+        return values[0] if len(values) == 1 else tuple(values)
 
     # -- forward ---------------------------------------------------------------------------------
     def forward(self, model, idx, targets, step: int = 0):

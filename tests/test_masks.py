@@ -263,3 +263,16 @@ def test_document_left_window_is_the_varlen_kernel_of_29(bos, left):
 def test_next_multiple_of_n_is_the_smallest_positive_multiple_at_or_above(v):
     expected = next(x for x in range(128, 4096, 128) if x >= v)
     assert next_multiple_of_n(v, 128) == expected
+
+
+def test_33_runs_its_last_layer_at_the_final_window():
+    """#33: `final_window` moves only the last layer's mask (20 blocks at the final validation)."""
+    import jnano
+
+    model = jnano.build_model("33", n_embd=128, n_head=1, vocab_size=50304)
+    idx = jnp.asarray(sequence(384, [0, 200])[None])
+    same = model.layer_masks(idx, (1, 1))
+    wide = model.layer_masks(idx, (1, 2))
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(same[:-1], wide[:-1]))
+    assert not np.array_equal(same[-1].mask, wide[-1].mask)
+    np.testing.assert_array_equal(wide[-1].mask[0], doc_causal(np.asarray(idx[0])) & np.asarray(left_window(384, 256)))

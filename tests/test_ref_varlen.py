@@ -54,7 +54,7 @@ def test_cu_seqlens_of_a_row_starts_segments_at_each_bos():
 
 # -- genuine upstream code (JNANO_UPSTREAM) ---------------------------------------------------------
 
-VARLEN_RECORDS = ["29", "30", "31"]
+VARLEN_RECORDS = ["29", "30", "31", "33"]
 
 
 @pytest.mark.upstream
@@ -62,15 +62,17 @@ VARLEN_RECORDS = ["29", "30", "31"]
 def test_varlen_record_calls_the_kernel_with_the_note_s_windows(record, modded_checkout):
     """#29-#31 run FA3 varlen over BOS-started segments with `window_size=(w, 0)`: long layers
     w = 128 n, short layers 128 (n // 2), n = 3, 7, 11 by thirds of the run (history.md S17);
-    #31 validates at the end with n = 13."""
+    #31 validates at the end with n = 13, #33 with its last layer at 20 (a second window argument)."""
     from types import SimpleNamespace
 
     import ref
 
     up = ref.load(record, modded_checkout)
     up.set_args(SimpleNamespace(num_iterations=12, cooldown_frac=0.45))
-    final = 13 if record == "31" else 11
-    assert [up.window_value(s) for s in range(13)] == [3] * 5 + [7] * 4 + [11] * 3 + [final]
+    windows = [3] * 5 + [7] * 4 + [11] * 3 + [13 if record in ("31", "33") else 11]
+    if record == "33":
+        windows = [(n, n) for n in windows[:-1]] + [(13, 20)]
+    assert [up.window_value(s) for s in range(13)] == windows
     torch.manual_seed(0)
     model = up.build_model(vocab_size=50304, n_layer=12, n_head=1, n_embd=128, seq_len=512)
     g = torch.Generator().manual_seed(0)

@@ -238,7 +238,7 @@ def _schedule(record, num_iterations: int):
     window = record.window
     if window is None:
         return lambda step: {}
-    return lambda step: {"window": np.int32(window.value(step, num_iterations))}
+    return lambda step: {k: np.int32(v) for k, v in window.args(step, num_iterations).items()}
 
 
 def json_safe(obj):
