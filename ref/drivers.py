@@ -223,9 +223,10 @@ class _Inert:
 
 
 class FlexDriver(TopLevelDriver):
-    """Records #12-#25 (FlexAttention): one packed sequence per step, an attention window that
-    the training loop computes from the step, and CUDA-only pieces replaced by the stand-ins of
-    `ref.flex` (dense attention from the record's own BlockMask, ...).
+    """Records #12 on (FlexAttention, then FlashAttention-3 varlen from #29): one packed sequence
+    per step, an attention window that the training loop computes from the step, and CUDA-only
+    pieces replaced by the stand-ins of `ref.flex` (dense attention from the record's own
+    BlockMask, ...), `ref.varlen` (FA3) and `ref.kernels` (Triton).
 
     Everything the loop does is upstream's own statements (`ref.toplevel.flex_plan`): the
     optimizer set-up, the window statements before the training call and the window arguments
