@@ -17,9 +17,7 @@ from jnano.nn import rms_norm
 from jnano.nn.masks import BLOCK, document_causal, left_window
 from jnano.stages import s18b_skip_gates
 from jnano.stages.s10_fp8_head import sigmoid_logits
-from jnano.stages.s18_yarn import LayerAttention, yarn_tables
 from jnano.stages.s18b_skip_gates import Config, config_from_shapes  # noqa: F401 - the stage's contract
-from jnano.stages.s11_merged_qkv import window_pattern
 
 RECORDS = ("33",)
 
@@ -32,16 +30,11 @@ class GPT(s18b_skip_gates.GPT):
         return sigmoid_logits(self.head(x, training))
 
     def layer_masks(self, idx, windows) -> list:
-        """`windows` = (window, final_window): the last layer's long window is the second."""
+        """`windows` = (window, final_window): S18b's layers, the last one's long window the second."""
         window, final_window = windows
-        cos, sin, scale = yarn_tables(window, idx.shape[-1], table_dtype=self.rope_dtype())
-        doc = jax.vmap(document_causal)(idx)
-        seq = idx.shape[-1]
-        long, short = doc & left_window(seq, window * BLOCK), doc & left_window(seq, (window // 2) * BLOCK)
-        pattern = window_pattern(self.config.n_layer)
-        masks = [long if c == "L" else short for c in pattern[:-1]]
-        masks.append(doc & left_window(seq, final_window * BLOCK))
-        return [LayerAttention(m, cos, sin, scale) for m in masks]
+        layers = super().layer_masks(idx, window)
+        last = jax.vmap(document_causal)(idx) & left_window(idx.shape[-1], final_window * BLOCK)
+        return [*layers[:-1], layers[-1]._replace(mask=last)]
 
 
 def init(config: Config, key: jax.Array) -> GPT:
