@@ -29,11 +29,16 @@ K = 16
 LARGE = 1 << 16
 
 
+# Row b: the 8 signs that byte b stands for, bit 0 first (one gather per byte is several times
+# faster than widening every unpacked bit to float64 arithmetically)
+_BYTE_SIGNS = 1.0 - 2.0 * np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little")
+
+
 def _signs(name: str, count: int, n: int) -> np.ndarray:
     """(count, n) entries +-1.0 from the bits of `name`'s stream, little-endian within a word."""
     words = stream(0, f"fingerprint-signs/{name}").bit_generator.random_raw(-(-count * n // 64))
-    bits = np.unpackbits(np.asarray(words, dtype="<u8").view(np.uint8), bitorder="little")[: count * n]
-    return (1.0 - 2.0 * bits).reshape(count, n)
+    signs = _BYTE_SIGNS[np.asarray(words, dtype="<u8").view(np.uint8)].reshape(-1)
+    return signs[: count * n].reshape(count, n)
 
 
 def _shifted_projections(name: str, flat: np.ndarray) -> np.ndarray:
