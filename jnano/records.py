@@ -180,15 +180,15 @@ def _late_groups(steps: int, lr_head: float, eps: float, floor: float = 0.1) -> 
 
 def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "record11",
                       head_lr_mul: float = 27.5, eps: float = 1e-10,
-                      state_dtype: str | None = None) -> OptimizerRecipe:
-    """#24-#28: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5 and
-    from #28 1, scalars 5), Muon on the block matrices."""
+                      state_dtype: str | None = None, muon: tuple[str, ...] = ("blocks.*",)) -> OptimizerRecipe:
+    """#24-#34: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5 and
+    from #28 1, scalars 5), Muon on the block matrices (#34: and the smear gate)."""
     rule = lambda mul: DistAdam(lr=0.008 * mul, betas=(0.8, 0.95), eps=eps, state_dtype=state_dtype)  # noqa: E731
     return OptimizerRecipe(
         groups=(
             Group("embed", Select(_TABLES), rule(75.0)),
             Group("head", Select(("lm_head.weight",)), rule(head_lr_mul)),
-            Group("muon", Select(("blocks.*",), min_ndim=2), _flex_muon(0.05, "lerp", ns_form=ns_form)),
+            Group("muon", Select(muon, min_ndim=2), _flex_muon(0.05, "lerp", ns_form=ns_form)),
             Group("scalars", Select(("scalars",)), rule(5.0)),
         ),
         schedule=CooldownToFloor(steps, cooldown_frac, 0.1),
@@ -715,6 +715,21 @@ _RECORDS: tuple[Record, ...] = (
         upstream=_log("2025-09-15_AsyncDataLoadAttnFinalWindow/25db37c7-2bab-4ef4-ae63-d593590ef823.txt"),
         window=THIRDS_33,
         notes="The final validation runs the last layer at 20 blocks (the others at 13, YaRN for 13).",
+    ),
+    Record(
+        id="34",
+        date="2025-09-18",
+        time="2.547 minutes",
+        description="Smear token embeddings 1 position forward",
+        stage="s18d_smear",
+        model=_frozen(**FLEX, window=13),
+        training=_short_rows(1645, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1645, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
+                                    state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight")),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        upstream=_log("2025-09-18_Smear/18a1e5c7-947e-479d-bc3a-a57a61a98fc9.txt"),
+        window=THIRDS_33,
+        notes="The smear gate is a Muon parameter (a 1 x 12 matrix, its own shape group).",
     ),
 )
 

@@ -105,7 +105,7 @@ _ENTRIES = (
     Entry('33', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-15_AsyncDataLoadAttnFinalWindow/25db37c7-2bab-4ef4-ae63-d593590ef823.txt',
           'bb38060cc03f70b9304a5545164aa123dab5000c6fe4d2781ed08b87cadfce96', "flex"),
     Entry('34', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-18_Smear/18a1e5c7-947e-479d-bc3a-a57a61a98fc9.txt',
-          'ad23f7ecdabdd7802d4c5e21332bbfd4419bdea33d888a130b906be3760f2e12', None),
+          'ad23f7ecdabdd7802d4c5e21332bbfd4419bdea33d888a130b906be3760f2e12', "flex"),
     Entry('35', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-21_DropAttn/01fc4a96-f2a0-47a1-8a6a-c7d10bac99fe.txt',
           '8d02e44f3dbd7a384a238843bfe57adbbf472bfcd336001b5c4a25ff0138a252', None),
     Entry('36', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-23_MuonCustomSizing/b067b4ac-72a6-4436-a6f8-ea51c1efeef3.txt',

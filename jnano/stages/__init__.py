@@ -32,6 +32,7 @@ STAGES: dict[str, str] = {
     "s18_yarn": "YaRN RoPE rescaling and attention scale per window, final validation window 13 (31)",
     "s18b_skip_gates": "sigmoid skip gates (init -1.5), bf16 RoPE tables, bf16 Linear weights and Adam moments (32)",
     "s18c_final_layer_window": "the last layer's window apart: 20 blocks at the final validation (33)",
+    "s18d_smear": "each token's embedding takes in a gated share of the previous one's (34)",
 }
 
 

@@ -73,8 +73,12 @@ class GPT(LanguageModel):
         sa_lambdas = self.scalars[3 * n:5 * n].reshape(n, 2)
         blocks = [lambda x, vi, x0, mask, b=b, i=i: b(x, vi, x0, mask, lambdas[i], sa_lambdas[i])
                   for i, b in enumerate(self.blocks)]
-        x = x0 = rms_norm(self.embed(idx))
+        x = x0 = rms_norm(self.token_embeddings(idx))
         return unet(blocks, self.skip_weights(), x, x0, self.layer_values(idx), self.layer_masks(idx, window))
+
+    def token_embeddings(self, idx):
+        """The residual stream before its first norm (#34 smears it)."""
+        return self.embed(idx)
 
     def skip_weights(self):
         """What each U-net skip is multiplied by: the first L/2 packed scalars."""
