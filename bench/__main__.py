@@ -41,8 +41,8 @@ def _window(record: str) -> dict:
     r = records.get(record)
     if r.window is None:
         return {}
-    n = r.optimizer.schedule.num_iterations
-    return {k: np.int32(v) for k, v in r.window.args(n, n).items()}
+    s = r.optimizer.schedule
+    return {k: np.int32(v) for k, v in r.window.args(s.steps, s.num_iterations, s.extension).items()}
 
 
 def _peak_host_mb() -> float:

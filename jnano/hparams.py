@@ -19,8 +19,19 @@ import numpy as np
 # --- learning-rate schedules: multiplier of each group's base lr as a function of the step -----
 
 
+class _Length:
+    """How many steps a schedule trains: `num_iterations`, plus the steps run past it at the
+    final lr (`CooldownToFloor.extension`, #35 on)."""
+
+    extension = 0
+
+    @property
+    def steps(self) -> int:
+        return self.num_iterations + self.extension
+
+
 @dataclass(frozen=True)
-class CosineWithWarmup:
+class CosineWithWarmup(_Length):
     """llm.c `get_lr`: linear warmup `(it+1)/warmup`, then cosine from 1 to `final_frac`.
 
     Record #1 (llm.c baseline): warmup 700, decay to 0 (`-q 0.0`) over the whole run.
@@ -32,7 +43,7 @@ class CosineWithWarmup:
 
 
 @dataclass(frozen=True)
-class Trapezoid:
+class Trapezoid(_Length):
     """Linear warmup `(it+1)/warmup`, constant 1, linear warmdown `(N-it)/warmdown` to 0.
 
     Records #2-#4 (`train_gpt2.py` get_lr and the #4 LambdaLR); #12-#17 with `warmup=0` and
@@ -45,7 +56,7 @@ class Trapezoid:
 
 
 @dataclass(frozen=True)
-class CooldownToFloor:
+class CooldownToFloor(_Length):
     """Constant 1, then a linear cooldown over the last `cooldown_frac` of the run to `floor`.
 
     With `x = step / num_iterations`: `w = min((1 - x) / cooldown_frac, 1)`, multiplier
@@ -53,11 +64,15 @@ class CooldownToFloor:
     `t = 1 - it/N; 1 if t >= 0.4 else t / 0.4`, i.e. floor 0. #19 (2025-01-13 Fp8LmHead) to
     #25 cool down to 10% of the base lr (floor 0.1); #21c-#23 (2025-05-24/25) write it as
     `1 if x < 1 - cooldown_frac else w + (1 - w) * 0.1`, the same values.
+
+    `extension` (#35 "DropAttn", 2025-09-21: `iteration_extension = 40`): steps trained after
+    `num_iterations` with `x = min(s / num_iterations, 0.9999)`, i.e. just above the floor.
     """
 
     num_iterations: int
     cooldown_frac: float = 0.4
     floor: float = 0.0
+    extension: int = 0
 
 
 Schedule = CosineWithWarmup | Trapezoid | CooldownToFloor

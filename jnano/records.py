@@ -180,9 +180,11 @@ def _late_groups(steps: int, lr_head: float, eps: float, floor: float = 0.1) -> 
 
 def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "record11",
                       head_lr_mul: float = 27.5, eps: float = 1e-10,
-                      state_dtype: str | None = None, muon: tuple[str, ...] = ("blocks.*",)) -> OptimizerRecipe:
-    """#24-#34: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5 and
-    from #28 1, scalars 5), Muon on the block matrices (#34: and the smear gate)."""
+                      state_dtype: str | None = None, muon: tuple[str, ...] = ("blocks.*",),
+                      extension: int = 0) -> OptimizerRecipe:
+    """#24-#35: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5 and
+    from #28 1, scalars 5), Muon on the block matrices (#34: and the smear gate); #35's
+    `extension` steps at the floor lr."""
     rule = lambda mul: DistAdam(lr=0.008 * mul, betas=(0.8, 0.95), eps=eps, state_dtype=state_dtype)  # noqa: E731
     return OptimizerRecipe(
         groups=(
@@ -191,7 +193,7 @@ def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "re
             Group("muon", Select(muon, min_ndim=2), _flex_muon(0.05, "lerp", ns_form=ns_form)),
             Group("scalars", Select(("scalars",)), rule(5.0)),
         ),
-        schedule=CooldownToFloor(steps, cooldown_frac, 0.1),
+        schedule=CooldownToFloor(steps, cooldown_frac, 0.1, extension),
     )
 
 
@@ -730,6 +732,21 @@ _RECORDS: tuple[Record, ...] = (
         upstream=_log("2025-09-18_Smear/18a1e5c7-947e-479d-bc3a-a57a61a98fc9.txt"),
         window=THIRDS_33,
         notes="The smear gate is a Muon parameter (a 1 x 12 matrix, its own shape group).",
+    ),
+    Record(
+        id="35",
+        date="2025-09-21",
+        time="2.527 minutes",
+        description="Drop first attn layer, extend all long windows for validation, update schedule",
+        stage="s19_drop_first_attention",
+        model=_frozen(**FLEX, window=13),
+        training=_short_rows(1680, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1640, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
+                                    state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        upstream=_log("2025-09-21_DropAttn/01fc4a96-f2a0-47a1-8a6a-c7d10bac99fe.txt"),
+        window=THIRDS_33,
+        notes="1640 scheduled steps + 40 at the floor lr; the final validation runs layers 4 and 11 at 20 blocks.",
     ),
 )
 

@@ -34,6 +34,9 @@ class WindowSchedule:
     `validate` (#31 on): the window at step N, the final validation (`args.ws_validate`).
     `final_layer_validate` (#33 on): the last layer's long window there (`ws_validate_final_layer`,
     no YaRN for it); at every other step the last layer has the long window.
+
+    `extension` steps (#35 on, the lr schedule's) run after step N at the last size: s / (1 + N)
+    is clamped to 0.9999, and the final validation moves to step N + extension.
     """
 
     form: str
@@ -42,9 +45,9 @@ class WindowSchedule:
     validate: int | None = None
     final_layer_validate: int | None = None
 
-    def value(self, step: int, num_iterations: int) -> int:
+    def value(self, step: int, num_iterations: int, extension: int = 0) -> int:
         s, n = step, num_iterations
-        if self.validate is not None and s == n:
+        if self.validate is not None and s == n + extension:
             return self.validate
         if self.form == "blocksize_13":
             return int(64 * ((s / n * (1792 - 64) + 64) // 64))
@@ -60,16 +63,17 @@ class WindowSchedule:
         if self.form == "blocks_19":
             return next_multiple_of_n(1728 * s / n, 128) // 128
         if self.form == "thirds_29":
-            x = s / (1 + n)
+            x = min(s / (1 + n), 0.9999) if extension else s / (1 + n)
             return self.sizes[int(len(self.sizes) * x)]
         raise ValueError(f"unknown window schedule form {self.form!r}")
 
-    def args(self, step: int, num_iterations: int) -> dict[str, int]:
+    def args(self, step: int, num_iterations: int, extension: int = 0) -> dict[str, int]:
         """The model's window arguments at `step`: `window`, and `final_window` where the last
         layer's window is scheduled apart (#33 on)."""
-        out = {"window": self.value(step, num_iterations)}
+        out = {"window": self.value(step, num_iterations, extension)}
         if self.final_layer_validate is not None:
-            out["final_window"] = self.final_layer_validate if step == num_iterations else out["window"]
+            final = step == num_iterations + extension
+            out["final_window"] = self.final_layer_validate if final else out["window"]
         return out
 
 

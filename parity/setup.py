@@ -78,7 +78,8 @@ def schedule_at(record: str, step: int) -> dict:
     window = records.get(record).window
     if window is None:
         return {}
-    return window.args(step, short_schedule(records.get(record).optimizer.schedule).num_iterations)
+    s = short_schedule(records.get(record).optimizer.schedule)
+    return window.args(step, s.num_iterations, s.extension)
 
 
 def short_schedule(schedule: hp.Schedule) -> hp.Schedule:
@@ -88,6 +89,10 @@ def short_schedule(schedule: hp.Schedule) -> hp.Schedule:
         return dataclasses.replace(schedule, warmup=3, num_iterations=12)
     if isinstance(schedule, hp.Trapezoid):
         return dataclasses.replace(schedule, warmup=2 if schedule.warmup else 0, warmdown=5, num_iterations=12)
+    if isinstance(schedule, hp.CooldownToFloor) and schedule.extension:
+        # #35 on: 8 + 2 extension steps, so the trajectory ends on them and the final logits
+        # run at the final validation's windows
+        return dataclasses.replace(schedule, num_iterations=8, extension=2)
     if isinstance(schedule, hp.CooldownToFloor):
         return dataclasses.replace(schedule, num_iterations=12)
     raise TypeError(f"no short form for schedule {schedule!r}")
@@ -116,7 +121,7 @@ def upstream_args(record: str, rec: hp.OptimizerRecipe) -> SimpleNamespace:
     if family == "flex":
         # upstream names the warmdown `warmdown_iters` (#12) or `cooldown_iters` (#13-#17); from
         # #18 the cooldown is a fraction and only the length changes
-        out = dict(num_iterations=s.num_iterations)
+        out = dict(num_iterations=s.num_iterations, iteration_extension=s.extension)
         if isinstance(s, hp.Trapezoid):
             out.update(warmup_iters=s.warmup, warmdown_iters=s.warmdown, cooldown_iters=s.warmdown)
         return SimpleNamespace(**out)

@@ -107,7 +107,7 @@ _ENTRIES = (
     Entry('34', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-18_Smear/18a1e5c7-947e-479d-bc3a-a57a61a98fc9.txt',
           'ad23f7ecdabdd7802d4c5e21332bbfd4419bdea33d888a130b906be3760f2e12', "flex"),
     Entry('35', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-21_DropAttn/01fc4a96-f2a0-47a1-8a6a-c7d10bac99fe.txt',
-          '8d02e44f3dbd7a384a238843bfe57adbbf472bfcd336001b5c4a25ff0138a252', None),
+          '8d02e44f3dbd7a384a238843bfe57adbbf472bfcd336001b5c4a25ff0138a252', "flex"),
     Entry('36', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-23_MuonCustomSizing/b067b4ac-72a6-4436-a6f8-ea51c1efeef3.txt',
           'fb8c57cf864707666de3d56907be089c49ae276747a95bc1649174704ea71b10', None),
     Entry('37', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-27_BF16CE/08c0770f-17fc-44cd-971d-734a7a28a3e3.txt',

@@ -245,6 +245,23 @@ def test_window_schedules_follow_each_records_float_order():
     assert [THIRDS_29.value(s, 1670) for s in (0, 556, 557, 1113, 1114, 1670)] == [3, 3, 7, 7, 11, 11]
 
 
+def test_extension_holds_the_last_window_and_moves_the_final_validation():
+    """#35's get_ws: `min(step / (1 + N), 0.9999)` by thirds, (13, 20) only at step N + 40."""
+    from jnano.window_schedule import THIRDS_33
+
+    n, ext = 1640, 40
+
+    def get_ws(step):  # restated from #35
+        if step == n + ext:
+            return (13, 20)
+        size = (3, 7, 11)[int(3 * min(step / (1 + n), 0.9999))]
+        return (size, size)
+
+    got = [tuple(THIRDS_33.args(s, n, ext).values()) for s in range(n + ext + 1)]
+    assert got == [get_ws(s) for s in range(n + ext + 1)]
+    assert got[n] == (11, 11) and got[-1] == (13, 20)
+
+
 @pytest.mark.parametrize("bos", list(layouts(384)))
 @pytest.mark.parametrize("left", [0, 127, 128, 256])
 def test_document_left_window_is_the_varlen_kernel_of_29(bos, left):

@@ -61,6 +61,22 @@ def test_cooldown_to_floor_matches_upstream_get_lr(n):
     assert float(f(jnp.int32(0), hp.CooldownToFloor(n, 0.4, 0.1))) == 1.0
 
 
+def _get_lr_35(step, n, cooldown_frac=0.5):  # #35: x held below 1 through the extension steps
+    x = min(0.9999, step / n)
+    if x >= 1 - cooldown_frac:
+        w = (1 - x) / cooldown_frac
+        return w * 1.0 + (1 - w) * 0.1
+    return 1.0
+
+
+def test_cooldown_extension_holds_35s_clamped_floor():
+    n, ext = 1640, 40
+    sched = hp.CooldownToFloor(n, 0.5, 0.1, extension=ext)
+    got = np.asarray(jax.vmap(lambda s: multiplier(sched, s))(np.arange(n + ext)))
+    np.testing.assert_allclose(got, [_get_lr_35(s, n) for s in range(n + ext)], rtol=0, atol=1e-6)
+    assert sched.steps == n + ext and got[-1] == pytest.approx(0.1 + 0.9 * 0.0002, abs=1e-6)
+
+
 def test_cooldown_to_floor_is_traced_not_recompiled():
     s = hp.CooldownToFloor(100, 0.4, 0.1)
     f = jax.jit(lambda t: multiplier(s, t))

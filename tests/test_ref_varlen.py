@@ -58,6 +58,23 @@ VARLEN_RECORDS = ["29", "30", "31", "33"]
 
 
 @pytest.mark.upstream
+@pytest.mark.parametrize("record", ["35"])
+def test_extension_windows_follow_upstream(record, modded_checkout):
+    """#35 on: the windows of the short parity schedule (8 + 2 extension steps), ours against
+    upstream's own `get_ws` statements, the final validation at step 10."""
+    from types import SimpleNamespace
+
+    import ref
+    from parity import setup
+
+    up = ref.load(record, modded_checkout)
+    up.set_args(SimpleNamespace(num_iterations=8, iteration_extension=2))
+    ours = [tuple(setup.schedule_at(record, s).values()) for s in range(11)]
+    assert [up.window_value(s) for s in range(11)] == ours
+    assert ours[-1] == (13, 20)
+
+
+@pytest.mark.upstream
 @pytest.mark.parametrize("record", VARLEN_RECORDS)
 def test_varlen_record_calls_the_kernel_with_the_note_s_windows(record, modded_checkout):
     """#29-#31 run FA3 varlen over BOS-started segments with `window_size=(w, 0)`: long layers

@@ -342,3 +342,19 @@ def test_changing_windows_do_not_recompile():
         losses.append(float(loss))
     assert step._cache_size() == 1
     assert all(np.isfinite(losses))
+
+
+def test_extension_scales_with_the_run_and_ends_at_the_final_validation():
+    """#35's 1640 + 40 steps shrunk to a 150-step run keep the extension's share, the loop
+    length is the schedule's, and the last step gets the final validation's windows."""
+    from jnano import records
+    from train.presets import make_plan
+
+    plan = make_plan(records.get("35"), "smoke")
+    s = plan.optimizer.schedule
+    assert (s.num_iterations, s.extension, s.steps) == (146, 4, 150) == (146, 4, plan.training.num_iterations)
+    windows = loop._schedule(plan.record, s)
+    assert {k: int(v) for k, v in windows(150).items()} == {"window": 13, "final_window": 20}
+    assert {k: int(v) for k, v in windows(149).items()} == {"window": 11, "final_window": 11}
+    full = make_plan(records.get("35"))
+    assert full.optimizer.schedule == records.get("35").optimizer.schedule and full.training.num_iterations == 1680

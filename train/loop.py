@@ -124,7 +124,7 @@ def train(args: RunArgs) -> Result:
     micro_shard = S.activation("micro_tokens", mesh, (n_micro, plan.batch_sequences // n_micro, t.seq_len))
     val_shape = (plan.batch_sequences, t.val_seq_len or t.seq_len)
     v_shard = S.activation("tokens", mesh, val_shape)
-    schedule_of = _schedule(record, N)
+    schedule_of = _schedule(record, plan.optimizer.schedule)
     sched_shard = jax.tree.map(lambda _: replicated, schedule_of(0))
     step_fn = jax.jit(make_train_step(static, opt, n_micro, b_shard, micro_shard if n_micro > 1 else None),
                       in_shardings=(p_shard, s_shard, b_shard, b_shard, sched_shard),
@@ -232,13 +232,15 @@ def train(args: RunArgs) -> Result:
     return Result(run_dir, N, val_loss, losses, train_ms)
 
 
-def _schedule(record, num_iterations: int):
+def _schedule(record, schedule):
     """step -> the model's per-step arguments: `{"window": int32}` where the record schedules its
-    attention window (#13 on), else `{}`. Evaluated on the host in upstream's float order."""
+    attention window (#13 on), else `{}`. Evaluated on the host in upstream's float order, over
+    the lr `schedule`'s steps (its extension included, #35 on)."""
     window = record.window
     if window is None:
         return lambda step: {}
-    return lambda step: {k: np.int32(v) for k, v in window.args(step, num_iterations).items()}
+    n, ext = schedule.num_iterations, schedule.extension
+    return lambda step: {k: np.int32(v) for k, v in window.args(step, n, ext).items()}
 
 
 def json_safe(obj):

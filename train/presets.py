@@ -44,7 +44,7 @@ PRESETS = {
 
 def rescale_schedule(schedule: hp.Schedule, steps: int) -> hp.Schedule:
     """The record's schedule stretched to `steps`: phase lengths keep their fraction."""
-    n = schedule.num_iterations
+    n = schedule.steps
     scale = lambda k: round(k * steps / n)  # noqa: E731
     if isinstance(schedule, hp.CosineWithWarmup):
         return dataclasses.replace(schedule, warmup=scale(schedule.warmup), num_iterations=steps)
@@ -52,7 +52,8 @@ def rescale_schedule(schedule: hp.Schedule, steps: int) -> hp.Schedule:
         return dataclasses.replace(schedule, warmup=scale(schedule.warmup), warmdown=max(1, scale(schedule.warmdown)),
                                    num_iterations=steps)
     if isinstance(schedule, hp.CooldownToFloor):
-        return dataclasses.replace(schedule, num_iterations=steps)
+        extension = round(schedule.extension * steps / schedule.steps)
+        return dataclasses.replace(schedule, num_iterations=steps - extension, extension=extension)
     raise TypeError(f"cannot rescale schedule {schedule!r}")
 
 
@@ -103,7 +104,7 @@ def make_plan(record: Record, preset: str = "record", steps: int | None = None, 
     else:
         val_steps = t.val_tokens // (t.world * local)
     optimizer = record.optimizer
-    if num_steps != optimizer.schedule.num_iterations:
+    if num_steps != optimizer.schedule.steps:
         optimizer = optimizer.with_schedule(rescale_schedule(optimizer.schedule, num_steps))
     model = dict(p.packed_model if packed and p.packed_model is not None else p.model)
     if "block_size" in _config_fields(record) and seq_len > record.model.get("block_size", seq_len):

@@ -74,7 +74,11 @@ class GPT(LanguageModel):
         blocks = [lambda x, vi, x0, mask, b=b, i=i: b(x, vi, x0, mask, lambdas[i], sa_lambdas[i])
                   for i, b in enumerate(self.blocks)]
         x = x0 = rms_norm(self.token_embeddings(idx))
-        return unet(blocks, self.skip_weights(), x, x0, self.layer_values(idx), self.layer_masks(idx, window))
+        return self.residual_stream(blocks, x, x0, self.layer_values(idx), self.layer_masks(idx, window))
+
+    def residual_stream(self, blocks, x, x0, values, masks):
+        """The blocks and the skips between them: S6's U-net (#35 and #45 rewire it)."""
+        return unet(blocks, self.skip_weights(), x, x0, values, masks)
 
     def token_embeddings(self, idx):
         """The residual stream before its first norm (#34 smears it)."""
