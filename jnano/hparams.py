@@ -165,6 +165,10 @@ class Muon:
     update_dtype: str | None = None
     momentum_warmup: tuple[float, float, int] | None = None
     momentum_form: str = "sum"
+    # #36 on: a (rows, bank * cols) parameter is `bank` stacked (rows, cols) matrices (upstream's
+    # `.view(4, hdim, dim)` of the flat attention bank), orthogonalised one by one; the scale
+    # stays the flat shape's
+    bank: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Pure data (no JAX import). Facts come from upstream's README table, each record'
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -181,16 +181,19 @@ def _late_groups(steps: int, lr_head: float, eps: float, floor: float = 0.1) -> 
 def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "record11",
                       head_lr_mul: float = 27.5, eps: float = 1e-10,
                       state_dtype: str | None = None, muon: tuple[str, ...] = ("blocks.*",),
-                      extension: int = 0) -> OptimizerRecipe:
+                      extension: int = 0, banks: tuple[str, ...] = ()) -> OptimizerRecipe:
     """#24-#35: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5 and
     from #28 1, scalars 5), Muon on the block matrices (#34: and the smear gate); #35's
-    `extension` steps at the floor lr."""
+    `extension` steps at the floor lr; #36's flat attention `banks`, orthogonalised as 4 blocks."""
     rule = lambda mul: DistAdam(lr=0.008 * mul, betas=(0.8, 0.95), eps=eps, state_dtype=state_dtype)  # noqa: E731
+    muon_rule = _flex_muon(0.05, "lerp", ns_form=ns_form)
+    bank_groups = (Group("muon_banks", Select(banks, min_ndim=2), replace(muon_rule, bank=4)),) if banks else ()
     return OptimizerRecipe(
         groups=(
             Group("embed", Select(_TABLES), rule(75.0)),
             Group("head", Select(("lm_head.weight",)), rule(head_lr_mul)),
-            Group("muon", Select(muon, min_ndim=2), _flex_muon(0.05, "lerp", ns_form=ns_form)),
+            *bank_groups,
+            Group("muon", Select(muon, min_ndim=2), muon_rule),
             Group("scalars", Select(("scalars",)), rule(5.0)),
         ),
         schedule=CooldownToFloor(steps, cooldown_frac, 0.1, extension),
@@ -747,6 +750,22 @@ _RECORDS: tuple[Record, ...] = (
         upstream=_log("2025-09-21_DropAttn/01fc4a96-f2a0-47a1-8a6a-c7d10bac99fe.txt"),
         window=THIRDS_33,
         notes="1640 scheduled steps + 40 at the floor lr; the final validation runs layers 4 and 11 at 20 blocks.",
+    ),
+    Record(
+        id="36",
+        date="2025-09-23",
+        time="2.495 minutes",
+        description="MuonCustomSizing, perform mlp and attn reduce scatter in shared call",
+        stage="s19b_flat_qkvo_bank",
+        model=_frozen(**FLEX, window=13),
+        training=_short_rows(1680, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1640, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
+                                    state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
+                                    banks=("blocks.*.attn.qkvo_w",)),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        upstream=_log("2025-09-23_MuonCustomSizing/b067b4ac-72a6-4436-a6f8-ea51c1efeef3.txt"),
+        window=THIRDS_33,
+        notes="qkvo_w is stored (768, 3072); Muon orthogonalises it as its four (768, 768) blocks.",
     ),
 )
 

@@ -465,6 +465,9 @@ class FlexDriver(TopLevelDriver):
         ns.update(model=model, raw_model=model, ddp_model=model, rank=0, world_size=1)
         with single_process(), quiet(), flex.on_cpu():
             exec(self._setup, ns)
+        for opt in ns["optimizers"]:
+            if hasattr(opt, "generate_custom_param_groups"):  # #36 on: what a rank holds matters
+                flex.split_by_rank(opt)
         names = {n: ns[n] for n in self._setup_names if n in ns}
         return SimpleNamespace(optimizers=ns["optimizers"], schedulers=ns.get("schedulers", []), names=names)
 

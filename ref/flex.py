@@ -266,6 +266,22 @@ class FlexDistStub(DistStub):
         return self._done(async_op)
 
 
+def split_by_rank(optimizer, world_size: int = 8) -> None:
+    """Stand-in for the 8-GPU split of #36's Muon on one process.
+
+    From #36 (MuonCustomSizing) Muon stacks each group, gives rank r the r-th chunk of
+    ceil(n / world_size) parameters, and reshapes the whole chunk by its *first* parameter's
+    module (an attention bank: four (hdim, dim) blocks). Run as one rank, the chunk is the whole
+    group, and MLP matrices sharing a group with attention banks would be cut in four too. Each
+    rank's chunk as a group of its own computes at world size 1 what the 8 ranks compute."""
+    groups = []
+    for group in optimizer.param_groups:
+        params = group["params"]
+        chunk = max(1, -(-len(params) // world_size))
+        groups += [{**group, "params": params[i:i + chunk]} for i in range(0, len(params), chunk)]
+    optimizer.param_groups = groups
+
+
 @contextlib.contextmanager
 def on_cpu() -> Iterator[None]:
     """`tensor.cuda()` / `module.cuda()` are the identity within the block (the `@lru_cache`d

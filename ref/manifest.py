@@ -109,7 +109,7 @@ _ENTRIES = (
     Entry('35', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-21_DropAttn/01fc4a96-f2a0-47a1-8a6a-c7d10bac99fe.txt',
           '8d02e44f3dbd7a384a238843bfe57adbbf472bfcd336001b5c4a25ff0138a252', "flex"),
     Entry('36', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-23_MuonCustomSizing/b067b4ac-72a6-4436-a6f8-ea51c1efeef3.txt',
-          'fb8c57cf864707666de3d56907be089c49ae276747a95bc1649174704ea71b10', None),
+          'fb8c57cf864707666de3d56907be089c49ae276747a95bc1649174704ea71b10', "flex"),
     Entry('37', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-27_BF16CE/08c0770f-17fc-44cd-971d-734a7a28a3e3.txt',
           'e9d550835ba121c85597e909691465935ce8d44a82104a865b13063171bce73b', None),
     Entry('38', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-29_PolarExpress/0e3f0af5-ad08-47a6-813d-0c709b50d422.txt',

@@ -106,6 +106,22 @@ def _stores(node: ast.AST) -> set[str]:
     return out
 
 
+def _setting(stmt: ast.stmt, needed: set[str]) -> ast.stmt | None:
+    """The part of a loop statement that sets a `needed` name: the statement itself when it
+    sets one directly (#31's `if new_ws != ws: model.yarn.apply(ws, new_ws); ws = new_ws` runs
+    whole), else an `if` cut down to its nested parts that do (#36 sets `ws_long` for the final
+    validation in `if last_step:` inside the validation block, which must not run here)."""
+    if not _stores(stmt) & needed:
+        return None
+    if not isinstance(stmt, ast.If) or any(_stores(s) & needed for s in stmt.body + stmt.orelse
+                                           if not isinstance(s, ast.If)):
+        return stmt
+    body = [k for k in (_setting(s, needed) for s in stmt.body) if k is not None]
+    orelse = [k for k in (_setting(s, needed) for s in stmt.orelse) if k is not None]
+    return ast.fix_missing_locations(ast.copy_location(ast.If(test=stmt.test, body=body or [ast.Pass()], orelse=orelse),
+                                                       stmt))
+
+
 def _training_loop(body: list[ast.stmt]) -> ast.For:
     """The last top-level `for step in ...`: #29 on warm the kernels up in an earlier one
     (`for step in range(warmup_steps)`), which steps no schedule."""
@@ -205,9 +221,10 @@ def flex_plan(source: str) -> FlexPlan:
     needed -= set(batch_names)
     pre: list[ast.stmt] = []
     for s in reversed(loop.body[:j]):
-        if _stores(s) & needed:
-            pre.insert(0, s)
-            needed |= _loads(s)
+        kept = _setting(s, needed)
+        if kept is not None:
+            pre.insert(0, kept)
+            needed |= _loads(kept)
     reads = needed | set().union(set(), *(_loads(s) for s in pre))
     window_init = _top_level_defs(body, stop, reads)
 

@@ -236,6 +236,22 @@ def test_qkv_3d_is_orthogonalised_slice_by_slice():
                                                                       form="record11")) * math.sqrt(3), rtol=1e-7)
 
 
+def test_flat_bank_is_orthogonalised_as_its_four_blocks():
+    """#36: a flat (d, 4d) attention bank gets #35's update of its (4, d, d) view; an MLP matrix
+    of the same shape in a group without `bank` is orthogonalised whole."""
+    plain = Orthogonalizer(normalize="rounded", form="triton27", scale="max1_ratio")
+    banked = Orthogonalizer(normalize="rounded", form="triton27", scale="max1_ratio", bank=4)
+    flat = jnp.asarray(_f32(32, 128))
+    stacked = flat.reshape(4, 32, 32)
+    got = np.asarray(jax.jit(banked)([flat])[0])
+    np.testing.assert_array_equal(got, np.asarray(jax.jit(plain)([stacked])[0]).reshape(32, 128))
+    whole = np.asarray(jax.jit(plain)([flat])[0])
+    assert np.abs(whole - got).max() > 0.1  # a different function: the four blocks are not one matrix
+    for block in got.reshape(4, 32, 32):
+        s = np.linalg.svd(block.astype(np.float64), compute_uv=False)
+        assert 0.5 < s.min() and s.max() < 1.3
+
+
 def test_update_dtype_none_keeps_the_scale_unrounded():
     """#15 on: `p.add_(u, alpha=-lr*scale)`; #6-#14 round `u*scale` in a bf16 buffer."""
     g = jnp.asarray(_f32(48, 16))

@@ -134,6 +134,37 @@ def test_dist_stub_copies_like_one_rank():
     assert torch.equal(sl, src) and d.get_world_size() == 1 and d.get_rank() == 0
 
 
+def test_split_by_rank_gives_each_ranks_chunk_its_own_group():
+    """#36's groups of 1, 10, 16 and 16 matrices over 8 ranks: chunks of 1, 2, 2 and 2 (the
+    ranks past a group's end hold padding only); every other group field is kept."""
+    sizes = (1, 10, 16, 16)
+    params = [[torch.nn.Parameter(torch.zeros(2, 2)) for _ in range(n)] for n in sizes]
+    opt = torch.optim.SGD([{"params": p} for p in params], lr=0.1)
+    for g in opt.param_groups:
+        g["initial_lr"] = 0.05
+    flex.split_by_rank(opt)
+    assert [len(g["params"]) for g in opt.param_groups] == [1] + [2] * 5 + [2] * 8 + [2] * 8
+    flat = [p for g in opt.param_groups for p in g["params"]]
+    assert all(a is b for a, b in zip(flat, [p for ps in params for p in ps]))
+    assert all(g["initial_lr"] == 0.05 and g["lr"] == 0.1 for g in opt.param_groups)
+
+
+def test_window_statements_keep_only_what_sets_the_window():
+    """A window set in a nested `if` of the validation block (#36) is kept without the block."""
+    import ast
+
+    from ref.toplevel import _setting
+
+    loop = ast.parse(
+        "if new != ws:\n    model.yarn.apply(ws, new)\n    ws = new\n"
+        "if last_step or step % 5 == 0:\n    torch.cuda.synchronize()\n    if last_step:\n        ws = 20\n"
+        "x = 1\n").body
+    kept = [k for k in (_setting(s, {"ws"}) for s in loop) if k is not None]
+    assert ast.unparse(kept[0]) == ast.unparse(loop[0])  # a direct setter runs whole
+    assert ast.unparse(kept[1]) == "if last_step or step % 5 == 0:\n    if last_step:\n        ws = 20"
+    assert len(kept) == 2
+
+
 # -- genuine upstream code -----------------------------------------------------------------------
 
 _LOADED: dict[str, ref.Reference] = {}

@@ -35,6 +35,7 @@ class Orthogonalizer:
     qkv_split: bool = False
     scale: str = "one"  # "one" (#3), "max_dim" (#4-#7), "max1_ratio" (#8 on)
     update_dtype: object = None
+    bank: int | None = None  # `jnano.hparams.Muon.bank`
 
     def factor(self, rows: int, cols: int) -> float:
         return {"one": 1.0, "max_dim": math.sqrt(max(rows, cols)),
@@ -48,6 +49,9 @@ class Orthogonalizer:
             rows, cols = g.shape[1:]
             return [g[i] for i in range(g.shape[0])], self.factor(rows, cols), lambda b: jnp.stack(b, axis=0)
         rows, cols = g.shape
+        if self.bank:
+            view = g.reshape(self.bank, rows, cols // self.bank)
+            return list(view), self.factor(rows, cols), lambda b: jnp.stack(b).reshape(rows, cols)
         if self.qkv_split and rows == 3 * cols:
             return list(jnp.split(g, 3, axis=0)), math.sqrt(cols), lambda b: jnp.concatenate(b, axis=0)
         return [g], self.factor(rows, cols), lambda b: b[0]

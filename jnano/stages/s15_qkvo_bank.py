@@ -32,9 +32,14 @@ class QKVOAttention(eqx.Module):
     qkvo_w: Float[Array, "4 hdim dim"]
     n_head: int = eqx.field(static=True)
 
+    def bank(self) -> Float[Array, "4 hdim dim"]:
+        """[Wq, Wk, Wv, Wo] (#36 stores them flat and views them so)."""
+        return self.qkvo_w
+
     def mixed(self, x, vi, lambdas, mask):
-        y = merged_qkv_attention(x, self.qkvo_w[:3], self.n_head, vi, lambdas, mask)
-        return y @ self.qkvo_w[3].astype(y.dtype).T
+        bank = self.bank()
+        y = merged_qkv_attention(x, bank[:3], self.n_head, vi, lambdas, mask)
+        return y @ bank[3].astype(y.dtype).T
 
 
 class TransposedMLP(eqx.Module):

@@ -42,10 +42,10 @@ class GatedAttention(s15_qkvo_bank.QKVOAttention):
 
     def mixed(self, x, vi, lambdas, mask, **attention):
         B, T, _ = x.shape
-        gate = self.gate(x)
-        y = merged_qkv_attention(x, self.qkvo_w[:3], self.n_head, vi, lambdas, mask, **attention)
+        gate, bank = self.gate(x), self.bank()
+        y = merged_qkv_attention(x, bank[:3], self.n_head, vi, lambdas, mask, **attention)
         y = (y.reshape(B, T, self.n_head, -1) * gate[..., None]).reshape(B, T, -1)
-        return y @ self.qkvo_w[3].astype(y.dtype).T
+        return y @ bank[3].astype(y.dtype).T
 
 
 class GPT(s15_qkvo_bank.GPT):
