@@ -767,6 +767,22 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_33,
         notes="qkvo_w is stored (768, 3072); Muon orthogonalises it as its four (768, 768) blocks.",
     ),
+    Record(
+        id="37",
+        date="2025-09-27",
+        time="2.483 minutes",
+        description="Compute cross entropy in BF16 during training",
+        stage="s19c_bf16_cross_entropy",
+        model=_frozen(**FLEX, window=13),
+        training=_short_rows(1680, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1640, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
+                                    state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
+                                    banks=("blocks.*.attn.qkvo_w",)),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        upstream=_log("2025-09-27_BF16CE/08c0770f-17fc-44cd-971d-734a7a28a3e3.txt"),
+        window=THIRDS_33,
+        notes="The training loss is a bf16 number (bf16 cross entropy on bf16 logits).",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

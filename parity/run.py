@@ -9,6 +9,7 @@ import numpy as np
 
 import jnano
 from jnano import records
+from jnano.stages import get_stage
 from jnano.state_dict import named_parameters
 from parity import checks, setup, sides, weights
 
@@ -93,7 +94,10 @@ def vector_params(inp: "Inputs") -> frozenset:
 
 def check_set(precision: str, record: str):
     if precision != "float32":
-        return checks.BF16_NS + (checks.RECORD_MODEL if record_precision_model(record, precision) else ())
+        if not record_precision_model(record, precision):
+            return checks.BF16_NS
+        bf16_loss = get_stage(records.get(record).stage).GPT.train_loss_dtype == "logits"
+        return checks.BF16_NS + (checks.RECORD_MODEL_BF16_LOSS if bf16_loss else checks.RECORD_MODEL)
     return checks.FLEX_FP32 if setup.is_flex(record) else checks.FP32
 
 

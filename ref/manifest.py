@@ -111,7 +111,7 @@ _ENTRIES = (
     Entry('36', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-23_MuonCustomSizing/b067b4ac-72a6-4436-a6f8-ea51c1efeef3.txt',
           'fb8c57cf864707666de3d56907be089c49ae276747a95bc1649174704ea71b10', "flex"),
     Entry('37', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-27_BF16CE/08c0770f-17fc-44cd-971d-734a7a28a3e3.txt',
-          'e9d550835ba121c85597e909691465935ce8d44a82104a865b13063171bce73b', None),
+          'e9d550835ba121c85597e909691465935ce8d44a82104a865b13063171bce73b', "flex"),
     Entry('38', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-29_PolarExpress/0e3f0af5-ad08-47a6-813d-0c709b50d422.txt',
           '5ef156c0cc510efec4fb2ebf5ca8c6d1b7139bebaccddf440efd31caef857a95', None),
     Entry('39', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-30_CustomBatching/40b101b1-77ea-45ea-a089-1d3a647daa22.txt',

@@ -2,6 +2,7 @@
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -111,3 +112,53 @@ def test_linear_and_embedding_use_torch_layout():
           F.linear(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)), 1e-6)
     emb = nn.Embedding(jnp.asarray(w))
     np.testing.assert_array_equal(np.asarray(emb(jnp.array([4, 0]))), w[[4, 0]])
+
+
+def test_bf16_cross_entropy_follows_cudas_epilogues():
+    """#37: `F.cross_entropy(bf16 logits, reduction="sum")` as CUDA computes it, restated here in
+    numpy: log-probabilities in fp32 rounded once to bf16 (`LogSoftMaxForwardEpilogue`), their
+    sum in fp32 rounded to bf16, gradient `g - exp(out) * sum(g)` in fp32 rounded to bf16.
+    Eager CPU torch rounds the log-probabilities differently (an ulp in a few %) and sums in bf16
+    partial sums: it stays within an ulp of each log-probability."""
+    from jnano.nn.losses import cross_entropy, cross_entropy_sum_in
+
+    def bf16(a):
+        return np.asarray(jnp.asarray(a, jnp.float32).astype(jnp.bfloat16).astype(jnp.float32), np.float64)
+
+    rng = np.random.default_rng(37)
+    z = bf16(rng.standard_normal((96, 300)) * 4)
+    t = rng.integers(0, 300, 96)
+    x = z.astype(np.float32)
+    m = x.max(-1, keepdims=True)
+    out = bf16(x - m - np.log(np.exp(x - m).sum(-1, keepdims=True, dtype=np.float32)))
+    picked = -out[np.arange(96), t]
+    g = np.zeros_like(out)
+    g[np.arange(96), t] = -1.0
+    want_grad = bf16(g - np.exp(out.astype(np.float32)) * g.sum(-1, keepdims=True))
+    zj = jnp.asarray(z, jnp.bfloat16)
+    ours, grad = jax.value_and_grad(cross_entropy_sum_in)(zj, jnp.asarray(t))
+    assert float(ours) == float(bf16(picked.astype(np.float32).sum(dtype=np.float32)))
+    assert float(ours) != float(cross_entropy(zj, jnp.asarray(t), reduction="sum"))  # a bf16 number
+    assert grad.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(grad.astype(jnp.float32)), want_grad, rtol=2 ** -8, atol=1e-12)
+
+    zt = torch.from_numpy(z.astype(np.float32)).bfloat16().requires_grad_()
+    loss = F.cross_entropy(zt, torch.from_numpy(t), reduction="sum")
+    loss.backward()
+    assert abs(float(ours) - float(loss.detach().float())) <= 4 * 8  # a few ulps (8 at 1024-2048)
+    # the gradient's entries are exp(log-probability): one ulp of a bf16 log-probability apart
+    ulp = np.exp2(np.floor(np.log2(np.abs(out) + 1e-30)) - 7)
+    mine, cpu = np.asarray(grad.astype(jnp.float32), np.float64), zt.grad.double().numpy()
+    off = g == 0
+    assert np.all(np.abs(np.log(mine[off]) - np.log(cpu[off])) <= ulp[off] + 2 ** -7)
+
+
+def test_bf16_sigmoid_logits_round_like_torch_ops():
+    """#37: `sigmoid(z / z.new_tensor(7.5)) * z.new_tensor(30.0)` on bf16, bit for bit."""
+
+    from jnano.stages.s19c_bf16_cross_entropy import sigmoid_logits_in
+
+    z = torch.from_numpy(np.random.default_rng(7).standard_normal(4096).astype(np.float32) * 20).bfloat16()
+    want = torch.sigmoid(z / z.new_tensor(7.5)) * z.new_tensor(30.0)
+    got = jax.jit(sigmoid_logits_in)(jnp.asarray(z.float().numpy()).astype(jnp.bfloat16))
+    np.testing.assert_array_equal(np.asarray(got.astype(jnp.float32)), want.float().numpy())

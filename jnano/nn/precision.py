@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 
@@ -13,3 +15,13 @@ def scaled(s: Float[Array, ""], x: Float[Array, "..."]) -> Float[Array, "..."]:
     residual stream is bf16). JAX would promote to fp32 instead.
     """
     return s.astype(x.dtype) * x
+
+
+def rounded(x: Float[Array, "..."], dtype) -> Float[Array, "..."]:
+    """`x` (float32) rounded to `dtype`'s precision and kept float32: one eager torch op's result
+    stored in `dtype`. `reduce_precision`, not a round trip through `dtype`, which XLA may drop
+    as excess precision. The identity for float32."""
+    if jnp.dtype(dtype) == jnp.float32:
+        return x
+    info = jnp.finfo(dtype)
+    return jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)

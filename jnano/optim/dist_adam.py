@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jnano.nn.precision import rounded
+
 
 class DistAdamState(NamedTuple):
     count: jax.Array
@@ -56,12 +58,8 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
 
             def rnd(x):  # one torch op: float32 opmath, result stored in the tensor's dtype
                 # (in float32 this is a no-op, and XLA may contract `b1*m + (1-b1)*g` into one fma
-                # where torch rounds `m.mul_(b1)` first: float32 moments can differ by an ulp).
-                # reduce_precision, not a bf16 round trip, which XLA may drop as excess precision
-                if dt == f32:
-                    return x
-                info = jnp.finfo(dt)
-                return jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
+                # where torch rounds `m.mul_(b1)` first: float32 moments can differ by an ulp)
+                return rounded(x, dt)
 
             # eager CPU torch's `tensor.add_(python_scalar)` rounds the scalar to the tensor's dtype
             # first (CUDA's kernels take it as float32; `mul_` by a scalar does not round on either):

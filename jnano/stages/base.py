@@ -24,6 +24,8 @@ class LanguageModel(eqx.Module):
     tied_aliases: ClassVar[dict[str, str]] = {}
     # "mean" over tokens, or "sum" (#21c on: a row's tokens summed, the mean over rows)
     train_loss_reduction: ClassVar[str] = "mean"
+    # "float32", or "logits" (#37 on: the training loss computed, and rounded, in the logits' dtype)
+    train_loss_dtype: ClassVar[str] = "float32"
 
     def __call__(self, idx: Int[Array, "batch seq"], **schedule) -> Float[Array, "batch seq vocab"]:
         raise NotImplementedError
