@@ -169,6 +169,20 @@ class Muon:
     # `.view(4, hdim, dim)` of the flat attention bank), orthogonalised one by one; the scale
     # stays the flat shape's
     bank: int | None = None
+    # one (a, b, c) per iteration instead of `ns_steps` of the quintic: #38's Polar Express
+    # (`POLAR_EXPRESS_COEFFS`, with `ns_normalize="polar38"`)
+    ns_coefficients: tuple[tuple[float, float, float], ...] | None = None
+
+
+# #38 (2025-09-29 PolarExpress, arXiv 2505.16932): one (a, b, c) per iteration, upstream's
+# `coeffs_list`
+POLAR_EXPRESS_COEFFS = (
+    (8.156554524902461, -22.48329292557795, 15.878769915207462),
+    (4.042929935166739, -2.808917465908714, 0.5000178451051316),
+    (3.8916678022926607, -2.772484153217685, 0.5060648178503393),
+    (3.285753657755655, -2.3681294933425376, 0.46449024233003106),
+    (2.3465413258596377, -1.7097828382687081, 0.42323551169305323),
+)
 
 
 @dataclass(frozen=True)

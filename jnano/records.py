@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from jnano.hparams import (
+    POLAR_EXPRESS_COEFFS,
     AdamW,
     BosAlignedData,
     ClipGlobalNorm,
@@ -181,12 +182,16 @@ def _late_groups(steps: int, lr_head: float, eps: float, floor: float = 0.1) -> 
 def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "record11",
                       head_lr_mul: float = 27.5, eps: float = 1e-10,
                       state_dtype: str | None = None, muon: tuple[str, ...] = ("blocks.*",),
-                      extension: int = 0, banks: tuple[str, ...] = ()) -> OptimizerRecipe:
+                      extension: int = 0, banks: tuple[str, ...] = (), muon_lr: float = 0.05,
+                      polar_express: bool = False) -> OptimizerRecipe:
     """#24-#35: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5 and
     from #28 1, scalars 5), Muon on the block matrices (#34: and the smear gate); #35's
-    `extension` steps at the floor lr; #36's flat attention `banks`, orthogonalised as 4 blocks."""
+    `extension` steps at the floor lr; #36's flat attention `banks`, orthogonalised as 4 blocks;
+    #38's Polar Express."""
     rule = lambda mul: DistAdam(lr=0.008 * mul, betas=(0.8, 0.95), eps=eps, state_dtype=state_dtype)  # noqa: E731
-    muon_rule = _flex_muon(0.05, "lerp", ns_form=ns_form)
+    muon_rule = _flex_muon(muon_lr, "lerp", ns_form=ns_form)
+    if polar_express:
+        muon_rule = replace(muon_rule, ns_normalize="polar38", ns_coefficients=POLAR_EXPRESS_COEFFS)
     bank_groups = (Group("muon_banks", Select(banks, min_ndim=2), replace(muon_rule, bank=4)),) if banks else ()
     return OptimizerRecipe(
         groups=(
@@ -782,6 +787,22 @@ _RECORDS: tuple[Record, ...] = (
         upstream=_log("2025-09-27_BF16CE/08c0770f-17fc-44cd-971d-734a7a28a3e3.txt"),
         window=THIRDS_33,
         notes="The training loss is a bf16 number (bf16 cross entropy on bf16 logits).",
+    ),
+    Record(
+        id="38",
+        date="2025-09-29",
+        time="2.476 minutes",
+        description="Polar Express, replacement for Newton-Schulz",
+        stage="s19c_bf16_cross_entropy",
+        model=_frozen(**FLEX, window=13),
+        training=_short_rows(1670, PackedData(max_seq_len=2048)),
+        optimizer=_dist_adam_groups(1630, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
+                                    state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
+                                    banks=("blocks.*.attn.qkvo_w",), muon_lr=0.06, polar_express=True),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        upstream=_log("2025-09-29_PolarExpress/0e3f0af5-ad08-47a6-813d-0c709b50d422.txt"),
+        window=THIRDS_33,
+        notes="Muon orthogonalises by Polar Express (5 tuned iterations) at lr 0.06; the model is #37's.",
     ),
 )
 

@@ -244,7 +244,8 @@ class FlexDriver(TopLevelDriver):
     family = "flex"
     PRECISIONS = ("fp32", "record")
     # `device`: main's `torch.device("cuda", local_rank)`, read by #33's `Yarn.reset`
-    NAMESPACE = {**kernels.NAMESPACE, "flash_attn_varlen_func": varlen.flash_attn_varlen_func, "device": "cpu"}
+    NAMESPACE = {**kernels.NAMESPACE, "flash_attn_varlen_func": varlen.flash_attn_varlen_func,
+                 "get_kernel": varlen.get_kernel, "device": "cpu"}
 
     def __init__(self, module: ModuleType, precision: str = "fp32"):
         Driver.__init__(self, module)

@@ -21,6 +21,10 @@ from typing import Any
 # Builtins an assignment may call and still count as a definition (`dict(svd=..., ...)`).
 _SAFE_CALLS = {"dict", "list", "tuple", "set", "int", "float", "str", "bool", "range", "len",
                "max", "min", "sum", "abs", "round", "frozenset"}
+# Imported loaders whose module-level result is a definition the rest of the file uses: #38 on
+# bind FA3 as `flash_attn_interface = get_kernel('varunneal/flash-attention-3')...` (the
+# driver's namespace stands in for `get_kernel`)
+_LOADER_CALLS = {"get_kernel"}
 
 
 @dataclass
@@ -60,7 +64,7 @@ def _calls_ok(node: ast.AST, dataclasses: set[str]) -> bool:
     `model = GPT(...)` at module level is training set-up, not a definition."""
     for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
         f = call.func
-        if not (isinstance(f, ast.Name) and (f.id in _SAFE_CALLS or f.id in dataclasses)):
+        if not (isinstance(f, ast.Name) and (f.id in _SAFE_CALLS | _LOADER_CALLS or f.id in dataclasses)):
             return False
     return True
 
@@ -86,7 +90,7 @@ def extract(source: str, filename: str = "<upstream>", only: set[str] | None = N
     body: list[ast.stmt] = []
     # Names an assignment may read: builtins and what the file itself defined. Not imported
     # modules: `int(os.environ['RANK'])` or `torch.device('cuda')` are the top level we avoid.
-    known: set[str] = set(dir(builtins))
+    known: set[str] = set(dir(builtins)) | _LOADER_CALLS
     kept: list[str] = []
     dropped: list[str] = []
     dataclasses: set[str] = set()

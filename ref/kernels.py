@@ -88,7 +88,9 @@ def ns_line_2(A: torch.Tensor, alpha: float, beta: float, out: torch.Tensor) -> 
     return out
 
 
-STAND_INS: dict[str, Callable] = {"ns_line_1": ns_line_1, "ns_line_2": ns_line_2}
+# #38 renames the two wrappers (`XXT`, `ba_plus_cAA`): the same kernels
+STAND_INS: dict[str, Callable] = {"ns_line_1": ns_line_1, "ns_line_2": ns_line_2, "XXT": ns_line_1,
+                                  "ba_plus_cAA": ns_line_2}
 
 
 def install(module: ModuleType) -> list[str]:

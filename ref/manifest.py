@@ -113,7 +113,7 @@ _ENTRIES = (
     Entry('37', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-27_BF16CE/08c0770f-17fc-44cd-971d-734a7a28a3e3.txt',
           'e9d550835ba121c85597e909691465935ce8d44a82104a865b13063171bce73b', "flex"),
     Entry('38', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-29_PolarExpress/0e3f0af5-ad08-47a6-813d-0c709b50d422.txt',
-          '5ef156c0cc510efec4fb2ebf5ca8c6d1b7139bebaccddf440efd31caef857a95', None),
+          '5ef156c0cc510efec4fb2ebf5ca8c6d1b7139bebaccddf440efd31caef857a95', "flex"),
     Entry('39', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-30_CustomBatching/40b101b1-77ea-45ea-a089-1d3a647daa22.txt',
           '03e48740d71dd14170d8097e19deef9954ee92541507d8dced7e345747f409f8', None),
     Entry('40', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-04_Backout/514e7581-fbd4-4338-a3e4-e556f9c958ce.txt',

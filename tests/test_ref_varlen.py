@@ -141,3 +141,17 @@ def test_yarn_state_follows_the_steps_as_upstream(modded_checkout):
         np.testing.assert_array_equal(model.angular_freq.numpy(), table[row[up.window_value(step)]])
     with pytest.raises(ValueError, match="cannot go back"):
         up.window_args(3, {"cum_seqlens": None}, model)
+
+
+def test_hub_kernel_import_binds_the_varlen_stand_in():
+    """#38 on load FA3 from the kernel hub at module level; the extracted file keeps that line
+    and gets the stand-in, and any other hub kernel is refused by name."""
+    from ref.drivers import FlexDriver
+    from ref.extract import execute
+
+    source = ("from kernels import get_kernel\n"
+              "flash_attn_interface = get_kernel('varunneal/flash-attention-3').flash_attn_interface\n")
+    module = execute(source, "<hub>", dict(FlexDriver.NAMESPACE))
+    assert module.flash_attn_interface.flash_attn_varlen_func is varlen.flash_attn_varlen_func
+    with pytest.raises(ImportError, match="other/kernel"):
+        varlen.get_kernel("other/kernel")

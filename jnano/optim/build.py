@@ -34,7 +34,8 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
     if isinstance(rule, hp.Muon):
         orth = Orthogonalizer(rule.ns_steps, jnp.dtype(rule.ns_dtype), rule.ns_normalize, rule.ns_form,
                               rule.qkv_split, rule.scale,
-                              jnp.dtype(rule.update_dtype) if rule.update_dtype else None, rule.bank)
+                              jnp.dtype(rule.update_dtype) if rule.update_dtype else None, rule.bank,
+                              rule.ns_coefficients)
         direction = nesterov_orthogonalized(orth, rule.momentum, rule.nesterov, rule.momentum_warmup, stack_sharding,
                                             rule.momentum_form)
         return optax.chain(direction, lr)

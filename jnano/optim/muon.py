@@ -36,6 +36,7 @@ class Orthogonalizer:
     scale: str = "one"  # "one" (#3), "max_dim" (#4-#7), "max1_ratio" (#8 on)
     update_dtype: object = None
     bank: int | None = None  # `jnano.hparams.Muon.bank`
+    coefficients: tuple | None = None  # per-iteration (a, b, c), #38's Polar Express
 
     def factor(self, rows: int, cols: int) -> float:
         return {"one": 1.0, "max_dim": math.sqrt(max(rows, cols)),
@@ -57,7 +58,8 @@ class Orthogonalizer:
         return [g], self.factor(rows, cols), lambda b: b[0]
 
     def ns(self, m: jax.Array) -> jax.Array:
-        return newton_schulz5(m, self.ns_steps, dtype=self.ns_dtype, normalize=self.normalize, form=self.form)
+        return newton_schulz5(m, self.ns_steps, dtype=self.ns_dtype, normalize=self.normalize, form=self.form,
+                              coefficients=self.coefficients)
 
     def __call__(self, grads: list[jax.Array], stack_sharding=None) -> list[jax.Array]:
         """Directions of all matrices, same-shape blocks stacked into one batched NS call."""

@@ -1,4 +1,4 @@
-"""Newton-Schulz orthogonalisation as records #3-#37 compute it."""
+"""Newton-Schulz orthogonalisation as records #3-#37 compute it, and #38's Polar Express."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ NS5_COEFFS = (3.4445, -4.7750, 2.0315)
 
 def newton_schulz5(
     G: Float[Array, "rows cols"], steps: int = 5, eps: float = 1e-7, dtype=jnp.bfloat16,
-    normalize: str = "input", form: str = "record3",
+    normalize: str = "input", form: str = "record3", coefficients: tuple | None = None,
 ) -> Float[Array, "rows cols"]:
     """`zeropower_via_newtonschulz5`, as records #3-#37 compute it.
 
     normalize: "input" (#3/#4: `X = G.bf16() / (||G|| + eps)`, the norm of G in fp32) or
-    "rounded" (#5 on: `X = G.bf16(); X /= (||X|| + eps)`, the norm of the rounded X, in `dtype`).
+    "rounded" (#5 on: `X = G.bf16(); X /= (||X|| + eps)`, the norm of the rounded X, in `dtype`)
+    or "polar38" (#38: `X / (||X|| * 1.02 + 1e-6)`, each op rounded to `dtype`).
+    coefficients: one (a, b, c) per iteration (#38: `jnano.hparams.POLAR_EXPRESS_COEFFS`); None: `steps`
+    iterations of `NS5_COEFFS`.
     form: "record3" (`A = X X^T; B = A X; X = a X + b B + (c A) B`; `c * A @ B` is `(c*A) @ B`),
     "record11" (#11 on: `A = X X^T; B = b A + (c A) A; X = a X + B X`) or "triton27" (#27
     2025-07-18 TritonMuon on: the same algebra in fused kernels, each line rounded once:
@@ -29,7 +32,6 @@ def newton_schulz5(
     bit; whole iterations can still differ where two BLAS libraries sum in a different order,
     and one flipped bf16 rounding grows by up to a^5 ~ 490 in small singular directions.
     """
-    a, b, c = NS5_COEFFS
     f32 = jnp.float32
 
     def matmul(x, y):
@@ -52,12 +54,18 @@ def newton_schulz5(
         X = G.astype(dtype)
         norm = jnp.sqrt(jnp.sum(jnp.square(X.astype(f32)))).astype(dtype)  # torch: bf16 norm of bf16
         X = (X.astype(f32) / (norm + jnp.asarray(eps, dtype)).astype(f32)).astype(dtype)
+    elif normalize == "polar38":
+        # scalars in fp32 (CUDA's opmath); `+ 1e-6` cannot move a bf16 norm above ~1e-4
+        X = G.astype(dtype)
+        norm = jnp.sqrt(jnp.sum(jnp.square(X.astype(f32)))).astype(dtype)
+        denom = ((norm.astype(f32) * (1 + 0.02)).astype(dtype).astype(f32) + 1e-6).astype(dtype)
+        X = (X.astype(f32) / denom.astype(f32)).astype(dtype)
     else:
         raise ValueError(f"unknown normalize {normalize!r}")
     tall = G.shape[0] > G.shape[1]
     if tall:
         X = X.T
-    for _ in range(steps):
+    for a, b, c in coefficients or (NS5_COEFFS,) * steps:
         A = matmul(X, X.T)
         if form == "record3":
             B = matmul(A, X)

@@ -6,6 +6,11 @@ rounded to bf16, and the training cross entropy runs on those bf16 logits
 (`jnano.nn.losses.cross_entropy_sum_in`: bf16 log-probabilities and loss). Evaluation casts
 the bf16 logits to fp32 for its cross entropy, as before. In fp32 (parity's fp32 runs) all of
 this is #36's function.
+
+Record #38 "Polar Express, replacement for Newton-Schulz" (2025-09-29, 2.476 min) runs this
+model; Muon orthogonalises by Polar Express instead (`jnano.hparams.POLAR_EXPRESS_COEFFS`) at lr
+0.06. Its logits `30 * sigmoid(z / 7.5)` take Python scalars again: 7.5 and 30 are exact in
+bf16, the same values.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from jnano.nn.precision import rounded
 from jnano.stages import s19b_flat_qkvo_bank
 from jnano.stages.s19b_flat_qkvo_bank import Config, config_from_shapes  # noqa: F401 - the stage's contract
 
-RECORDS = ("37",)
+RECORDS = ("37", "38")
 
 
 def sigmoid_logits_in(z, scale: float = 30.0, temperature: float = 7.5):
