@@ -169,6 +169,12 @@ class Muon:
     # `.view(4, hdim, dim)` of the flat attention bank), orthogonalised one by one; the scale
     # stays the flat shape's
     bank: int | None = None
+    # #39 (2025-09-30 CustomBatching) rewrites the momentum schedule: "hold" writes
+    # `start + f * (end - start)` only while step < warmup steps, so the momentum then holds at
+    # the last warmup step's value (0.94967, not 0.95); `momentum_cooldown` = k: from step
+    # total - k on (`step > total - k`), `end - f * (end - start)`, f = (step - (total - k)) / k
+    momentum_warmup_form: str = "mix"  # "mix" (#9-#38: `(1 - f) * start + f * end`, f capped at 1) or "hold"
+    momentum_cooldown: int = 0
     # one (a, b, c) per iteration instead of `ns_steps` of the quintic: #38's Polar Express
     # (`POLAR_EXPRESS_COEFFS`, with `ns_normalize="polar38"`)
     ns_coefficients: tuple[tuple[float, float, float], ...] | None = None
@@ -205,6 +211,9 @@ class DistAdam:
     # "cuda" (the record's GPUs: a Python scalar enters a bf16 op as float32) or "cpu" (eager CPU
     # torch rounds the scalar of `add_(eps)` to bf16 first; parity's reference runs there)
     scalar_semantics: str = "cuda"
+    # #39 on: steps on every 2nd step (the odd ones, at their lr) with the two gradients summed;
+    # its bias correction counts its own steps (`jnano.optim.transforms.step_every`)
+    every: int = 1
     weight_decay: float = 0.0
 
 

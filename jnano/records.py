@@ -205,6 +205,11 @@ def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "re
     )
 
 
+# #38's optimizer, the base of #39's
+_POLAR_EXPRESS_38 = _dist_adam_groups(1630, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
+                                      state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
+                                      banks=("blocks.*.attn.qkvo_w",), muon_lr=0.06, polar_express=True)
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -796,13 +801,28 @@ _RECORDS: tuple[Record, ...] = (
         stage="s19c_bf16_cross_entropy",
         model=_frozen(**FLEX, window=13),
         training=_short_rows(1670, PackedData(max_seq_len=2048)),
-        optimizer=_dist_adam_groups(1630, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
-                                    state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
-                                    banks=("blocks.*.attn.qkvo_w",), muon_lr=0.06, polar_express=True),
+        optimizer=_POLAR_EXPRESS_38,
         bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
         upstream=_log("2025-09-29_PolarExpress/0e3f0af5-ad08-47a6-813d-0c709b50d422.txt"),
         window=THIRDS_33,
         notes="Muon orthogonalises by Polar Express (5 tuned iterations) at lr 0.06; the model is #37's.",
+    ),
+    Record(
+        id="39",
+        date="2025-09-30",
+        time="2.447 minutes",
+        description="Only update Adam params every other step, reduce batch size",
+        stage="s19c_bf16_cross_entropy",
+        model=_frozen(**FLEX, window=13),
+        training=replace(_packed(2420, PackedData(max_seq_len=2048), seq_len=32_768, val_seq_len=262_144),
+                         val_every=250),
+        optimizer=_POLAR_EXPRESS_38.with_schedule(CooldownToFloor(2380, 0.4, 0.1, extension=40)).with_rules(
+            every=2, betas=(0.7, 0.95), momentum_warmup_form="hold", momentum_cooldown=50),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        upstream=_log("2025-09-30_CustomBatching/40b101b1-77ea-45ea-a089-1d3a647daa22.txt"),
+        window=THIRDS_33,
+        notes="262K-token steps (32K per GPU); Adam steps on odd steps on two steps' gradients; Muon's "
+              "momentum holds at 0.94967 after its warmup and cools to 0.85 over the last 50 steps.",
     ),
 )
 

@@ -168,8 +168,9 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
     opt = reference.build_optimizer(model, args)
     for step, grads_np in enumerate(synthetic):
         before = snapshot(params)
-        for n, p in params.items():
-            p.grad = torch.from_numpy(np.array(grads_np[n], np.float32))
+        for n, p in params.items():  # as a backward pass would: into what the last step left (#39)
+            g = torch.from_numpy(np.array(grads_np[n], np.float32))
+            p.grad = g if p.grad is None else p.grad + g
         reference.apply_gradients(model, opt, step, fp32_ns)
         for n, p in snapshot(params).items():
             out[f"update{step}/{n}"] = p - before[n]

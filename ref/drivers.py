@@ -60,7 +60,8 @@ class Driver:
         raise NotImplementedError
 
     def apply_gradients(self, model, opt, step: int, fp32_ns: bool = False) -> None:
-        """What the loop does with `p.grad` after `loss.backward()` at `step`; grads end cleared."""
+        """What the loop does with `p.grad` after `loss.backward()` at `step`; grads end as the loop
+        leaves them (cleared; #39 keeps Adam's over its even steps)."""
         raise NotImplementedError
 
     def train_step(self, model, opt, idx, targets, step: int, fp32_ns: bool = False) -> float:
@@ -260,6 +261,7 @@ class FlexDriver(TopLevelDriver):
 
         self._casts, self._setup = code(plan.casts), code(plan.setup)
         self._window_init, self._window_pre = code(plan.window_init), code(plan.window_pre)
+        self._hooks_clear_grads = "zero_grad" in ast.unparse(plan.hooks)
         self._hooks_init, self._hooks = code(plan.hooks_init), code(plan.hooks)
         self._setup_names = set().union(set(), *(toplevel._stores(s) for s in plan.setup.body))
         self._window_model, self._window_step = None, -1  # whose window state the module holds
@@ -481,7 +483,8 @@ class FlexDriver(TopLevelDriver):
         with self._ns(fp32_ns), single_process(), quiet(), flex.on_cpu():
             exec(self._hooks_init, ns)
             exec(self._hooks, ns)
-        model.zero_grad(True)  # set_to_none
+        if not self._hooks_clear_grads:  # #39's odd steps clear them, its even steps keep Adam's
+            model.zero_grad(True)  # set_to_none
 
     def train_step(self, model, opt, idx, targets, step, fp32_ns=False):
         _, loss = self.forward(model, idx, targets, step)

@@ -115,7 +115,7 @@ _ENTRIES = (
     Entry('38', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-29_PolarExpress/0e3f0af5-ad08-47a6-813d-0c709b50d422.txt',
           '5ef156c0cc510efec4fb2ebf5ca8c6d1b7139bebaccddf440efd31caef857a95', "flex"),
     Entry('39', MODDED, MODDED_HEAD, 'records/track_1_short/2025-09-30_CustomBatching/40b101b1-77ea-45ea-a089-1d3a647daa22.txt',
-          '03e48740d71dd14170d8097e19deef9954ee92541507d8dced7e345747f409f8', None),
+          '03e48740d71dd14170d8097e19deef9954ee92541507d8dced7e345747f409f8', "flex"),
     Entry('40', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-04_Backout/514e7581-fbd4-4338-a3e4-e556f9c958ce.txt',
           'eb98b3ca53fc490181c8f34b04b14044f171924083e530b24501c70e16f9dd88', None),
     Entry('41', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-24_NorMuon/088a77ee-9b67-475a-bbb9-3e92e4698799.txt',

@@ -10,6 +10,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import torch
 
@@ -146,6 +147,51 @@ def test_lerp_momentum_bit_exact_against_torch_lerp_():
             tg.lerp_(tbuf[k], mu)
             np.testing.assert_array_equal(np.asarray(state.momentum_buffer[k]), tbuf[k].numpy())
             np.testing.assert_array_equal(np.asarray(eff[k]), tg.numpy())
+
+
+def test_hold_warmup_and_cooldown_are_39s_update_optimizer_params():
+    """#39 sets the momentum only while step < 300 (then it holds at step 299's 0.94967) and,
+    after step N + ext - 50, cools it back to 0.85 (restated from its update_optimizer_params)."""
+    from jnano.optim.muon import momentum_table
+
+    total, cd = 2420, 50
+    expected, mu = [], 0.95
+    for step in range(total + 1):
+        if step < 300:
+            mu = 0.85 + step / 300 * (0.95 - 0.85)
+        if step > total - cd:
+            mu = 0.95 - (step - (total - cd)) / cd * (0.95 - 0.85)
+        expected.append(mu)
+    table = momentum_table((0.85, 0.95, 300), "hold", cd, total)
+    np.testing.assert_array_equal(table, expected)
+    assert table[1000] == pytest.approx(0.94967, abs=1e-5) and table[-1] == pytest.approx(0.85)
+    w_grad, w_buf = lerp_weights(jnp.int32(2400), 0.95, (0.85, 0.95, 300), "hold", cd, total)
+    assert float(w_buf) == np.float32(expected[2400]) and float(w_grad) == np.float32(1 - expected[2400])
+
+
+def test_step_every_two_sums_the_gradients_and_steps_at_the_odd_steps_lr():
+    """#39's Adam: nothing on even steps, then Adam (its own count 1, 2, ...) on the two steps'
+    summed gradients at the odd step's lr."""
+    from jnano.optim.transforms import step_every
+
+    def inner_update(g, count, params=None):  # returns what it was given, plus its own count
+        return jax.tree.map(lambda x: x + 100.0 * count, g), count + 1
+
+    tx = step_every(2, optax.GradientTransformation(lambda p: jnp.int32(0), inner_update))
+    state = tx.init(jnp.zeros(3))
+    outs = []
+    for k in range(4):
+        u, state = jax.jit(tx.update)(jnp.full(3, float(k + 1)), state)
+        outs.append(float(u[0]))
+    assert outs == [0.0, 1.0 + 2.0, 0.0, 3.0 + 4.0 + 100.0]
+    rec = build_optimizer(hp.OptimizerRecipe(groups=(hp.Group("a", hp.Select(), hp.DistAdam(lr=0.1, every=2)),),
+                                             schedule=hp.CooldownToFloor(10, 0.5, 0.1)), {"w": jnp.ones(4)})
+    st = rec.init({"w": jnp.ones(4)})
+    u0, st = rec.update({"w": jnp.full(4, 1.0)}, st, {"w": jnp.ones(4)})
+    u1, st = rec.update({"w": jnp.full(4, 3.0)}, st, {"w": jnp.ones(4)})
+    assert float(jnp.abs(u0["w"]).max()) == 0.0
+    # Adam's first step is -lr * sign(g) (here m / sqrt(v) = 1), at step 1's lr (1.0)
+    np.testing.assert_allclose(np.asarray(u1["w"]), -0.1, rtol=1e-6)
 
 
 def test_lerp_form_is_a_rescaled_sum_form_only_at_constant_momentum():

@@ -12,7 +12,7 @@ from jnano import hparams as hp
 from jnano.optim.dist_adam import dist_adam
 from jnano.optim.muon import Orthogonalizer, nesterov_orthogonalized, orthogonal_nesterov
 from jnano.optim.schedules import multiplier
-from jnano.optim.transforms import clip_grad_norm_like_torch, normalize_each
+from jnano.optim.transforms import clip_grad_norm_like_torch, normalize_each, step_every
 from jnano.state_dict import path_name
 
 
@@ -37,14 +37,17 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
                               jnp.dtype(rule.update_dtype) if rule.update_dtype else None, rule.bank,
                               rule.ns_coefficients)
         direction = nesterov_orthogonalized(orth, rule.momentum, rule.nesterov, rule.momentum_warmup, stack_sharding,
-                                            rule.momentum_form)
+                                            rule.momentum_form, rule.momentum_warmup_form, rule.momentum_cooldown,
+                                            schedule.steps)
         return optax.chain(direction, lr)
     if isinstance(rule, hp.DistAdam):
         # the lr enters inside the rule: upstream multiplies it into the bias-correction factor
         # (`step_size`) before touching the moments, one float32 rounding we keep
         b1, b2 = rule.betas
-        return dist_adam(_lr(rule.lr, schedule), b1, b2, rule.eps, rule.weight_decay, rule.state_dtype,
-                         rule.scalar_semantics)
+        n = rule.every  # the k-th Adam step is the record's step k n + n - 1
+        lr_of = _lr(rule.lr, schedule) if n == 1 else (lambda k: rule.lr * multiplier(schedule, k * n + n - 1))
+        adam = dist_adam(lr_of, b1, b2, rule.eps, rule.weight_decay, rule.state_dtype, rule.scalar_semantics)
+        return adam if n == 1 else step_every(n, adam)
     raise TypeError(f"unknown optimizer rule {rule!r}")
 
 

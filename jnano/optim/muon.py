@@ -101,20 +101,43 @@ def momentum_at(count, momentum: float, warmup: tuple[float, float, int] | None)
     return (1 - frac) * start + frac * end
 
 
-def lerp_weights(count, momentum: float, warmup: tuple[float, float, int] | None):
+def momentum_table(warmup: tuple[float, float, int], form: str = "mix", cooldown: int = 0,
+                   total: int | None = None) -> np.ndarray:
+    """The momentum at each step as upstream's Python computes it (float64), for `lerp_weights`.
+
+    "mix" (#9-#38): `frac = min(step/steps, 1); mu = (1-frac)*start + frac*end`: `steps + 1`
+    values, the last one held. "hold" (#39 on): `start + frac * (end - start)` written while
+    step < steps only, then held; with `cooldown` k, the steps after `total - k` get
+    `end - frac * (end - start)`, frac = (step - (total - k)) / k (`total + 1` values)."""
+    start, end, steps = warmup
+    if form == "mix":
+        frac = np.minimum(np.arange(steps + 1) / steps, 1.0)
+        return (1 - frac) * start + frac * end
+    if form != "hold":
+        raise ValueError(f"unknown momentum warmup form {form!r}")
+    n = max(steps, total or 0) + 1
+    step = np.arange(n)
+    mu = start + np.minimum(step, steps - 1) / steps * (end - start)
+    if cooldown:
+        begin = total - cooldown
+        late = step > begin
+        mu[late] = end - (step[late] - begin) / cooldown * (end - start)
+    return mu
+
+
+def lerp_weights(count, momentum: float, warmup: tuple[float, float, int] | None, form: str = "mix",
+                 cooldown: int = 0, total: int | None = None):
     """`(1 - mu, mu)` as float32, each rounded from the float64 value upstream's Python computes.
 
     torch.lerp takes a Python float weight and rounds it to float32, so `buf.lerp_(g, 1 - mu)`
-    sees float32(1 - mu), which is not `1 - float32(mu)` (0.95: 0.05 vs 0.050000012). The warmup
-    `frac = min(step/steps, 1); mu = (1-frac)*start + frac*end` has `steps + 1` values; a float64
-    table of them, indexed by the traced step, gives both weights exactly.
+    sees float32(1 - mu), which is not `1 - float32(mu)` (0.95: 0.05 vs 0.050000012). A float64
+    table of the schedule's values (`momentum_table`), indexed by the traced step, gives both
+    weights exactly.
     """
     if warmup is None:
         return np.float32(1.0 - momentum), np.float32(momentum)
-    start, end, steps = warmup
-    frac = np.minimum(np.arange(steps + 1) / steps, 1.0)
-    mu = (1 - frac) * start + frac * end
-    i = jnp.minimum(count, steps)
+    mu = momentum_table(warmup, form, cooldown, total)
+    i = jnp.minimum(count, len(mu) - 1)
     return jnp.asarray((1 - mu).astype(np.float32))[i], jnp.asarray(mu.astype(np.float32))[i]
 
 
@@ -139,7 +162,8 @@ def torch_lerp(start: jax.Array, end: jax.Array, weight) -> jax.Array:
 
 def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.95, nesterov: bool = True,
                             momentum_warmup=None, stack_sharding=None,
-                            momentum_form: str = "sum") -> optax.GradientTransformation:
+                            momentum_form: str = "sum", warmup_form: str = "mix", cooldown: int = 0,
+                            total: int | None = None) -> optax.GradientTransformation:
     """Nesterov momentum, then the orthogonalized direction.
 
     momentum_form "sum" (#4-#14): `buf = mu*buf + g; g = g + mu*buf`.
@@ -147,6 +171,8 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
     """
     if momentum_form not in ("sum", "lerp"):
         raise ValueError(f"unknown momentum_form {momentum_form!r}")
+    if momentum_form == "sum" and (warmup_form != "mix" or cooldown):
+        raise ValueError("the 'hold' warmup and the cooldown (#39 on) come with the lerp form only")
 
     def init(params):
         return MuonState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params))
@@ -154,7 +180,7 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
     def update(grads, state, params=None):
         del params
         if momentum_form == "lerp":
-            w_grad, w_buf = lerp_weights(state.count, momentum, momentum_warmup)
+            w_grad, w_buf = lerp_weights(state.count, momentum, momentum_warmup, warmup_form, cooldown, total)
             buf = jax.tree.map(lambda b, g: torch_lerp(b, g, w_grad), state.momentum_buffer, grads)
             eff = jax.tree.map(lambda g, b: torch_lerp(g, b, w_buf), grads, buf) if nesterov else buf
         else:

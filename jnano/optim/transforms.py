@@ -1,6 +1,8 @@
-"""Gradient transforms applied to all gradients before the optimizer rules."""
+"""Gradient transforms applied to all gradients before the optimizer rules, and `step_every`."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,3 +34,35 @@ def normalize_each(eps: float = 1e-6) -> optax.GradientTransformation:
         return jax.tree.map(lambda g: g / (jnp.linalg.norm(g.ravel()) + eps), grads), state
 
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+class AccumulateState(NamedTuple):
+    count: jax.Array
+    summed: optax.Updates
+    inner: optax.OptState
+
+
+def step_every(n: int, inner: optax.GradientTransformation) -> optax.GradientTransformation:
+    """`inner` steps on every n-th step (count % n == n - 1) with the sum of the n gradients
+    since its last step; zero updates in between. #39 (2025-09-30 CustomBatching): Adam steps on
+    odd steps, its parameters' `.grad` accumulated by two backward passes (`zero_grad` only
+    after it). `inner`'s own count advances once per step it takes."""
+
+    def init(params):
+        return AccumulateState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params), inner.init(params))
+
+    def update(grads, state, params=None):
+        summed = jax.tree.map(lambda s, g: s + g.astype(s.dtype), state.summed, grads)
+
+        def fire(_):
+            updates, inner_state = inner.update(summed, state.inner, params)
+            return updates, inner_state, jax.tree.map(jnp.zeros_like, summed)
+
+        def wait(_):  # zero updates in the dtypes `inner` gives (#32's bf16 Adam steps)
+            shapes = jax.eval_shape(lambda: inner.update(summed, state.inner, params)[0])
+            return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), state.inner, summed
+
+        updates, inner_state, summed = jax.lax.cond(state.count % n == n - 1, fire, wait, None)
+        return updates, AccumulateState(state.count + 1, summed, inner_state)
+
+    return optax.GradientTransformation(init, update)

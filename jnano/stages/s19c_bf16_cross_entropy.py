@@ -10,7 +10,8 @@ this is #36's function.
 Record #38 "Polar Express, replacement for Newton-Schulz" (2025-09-29, 2.476 min) runs this
 model; Muon orthogonalises by Polar Express instead (`jnano.hparams.POLAR_EXPRESS_COEFFS`) at lr
 0.06. Its logits `30 * sigmoid(z / 7.5)` take Python scalars again: 7.5 and 30 are exact in
-bf16, the same values.
+bf16, the same values. Record #39 "Only update Adam params every other step, reduce batch
+size" (2025-09-30, 2.447 min) runs it too: only its batches and optimizer steps change.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from jnano.nn.precision import rounded
 from jnano.stages import s19b_flat_qkvo_bank
 from jnano.stages.s19b_flat_qkvo_bank import Config, config_from_shapes  # noqa: F401 - the stage's contract
 
-RECORDS = ("37", "38")
+RECORDS = ("37", "38", "39")
 
 
 def sigmoid_logits_in(z, scale: float = 30.0, temperature: float = 7.5):
