@@ -824,6 +824,22 @@ _RECORDS: tuple[Record, ...] = (
         notes="262K-token steps (32K per GPU); Adam steps on odd steps on two steps' gradients; Muon's "
               "momentum holds at 0.94967 after its warmup and cools to 0.85 over the last 50 steps.",
     ),
+    Record(
+        id="40",
+        date="2025-10-04",
+        time="2.358 minutes",
+        description="Backout, misc hyperparameter tuning, optimize lambda padding",
+        stage="s20_backout",
+        model=_frozen(**FLEX, window=13),
+        training=replace(_packed(2330, PackedData(max_seq_len=2048), seq_len=32_768, val_seq_len=262_144),
+                         val_every=250),
+        optimizer=_POLAR_EXPRESS_38.with_schedule(CooldownToFloor(2290, 0.45, 0.1, extension=40)).with_rules(
+            every=2, betas=(0.65, 0.95), momentum_warmup_form="hold", momentum_cooldown=50),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        upstream=_log("2025-10-04_Backout/514e7581-fbd4-4338-a3e4-e556f9c958ce.txt"),
+        window=THIRDS_33,
+        notes="Backout: x -= lambda * (block 8's output) before the final norm; Adam betas (0.65, 0.95).",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

@@ -35,7 +35,8 @@ STAGES: dict[str, str] = {
     "s18d_smear": "each token's embedding takes in a gated share of the previous one's (34)",
     "s19_drop_first_attention": "empty block 0, skips 1-5 -> 6-10, long layers at the final window, 40 extension steps (35)",
     "s19b_flat_qkvo_bank": "qkvo_w stored flat (d, 4d), Muon grouped by module: banks orthogonalised blockwise (36)",
-    "s19c_bf16_cross_entropy": "bf16 logits through the sigmoid, bf16 training cross entropy (37)",
+    "s19c_bf16_cross_entropy": "bf16 logits through the sigmoid, bf16 training cross entropy (37; 38 Polar Express, 39 Adam every 2nd step)",
+    "s20_backout": "the stream gives back a learned share of block 8's output before the norm (40)",
 }
 
 

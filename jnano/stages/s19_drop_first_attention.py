@@ -30,14 +30,19 @@ class GPT(s18d_smear.GPT):
         return [layers[-1] if c == "L" else layer for c, layer in zip(pattern, layers)]
 
     def residual_stream(self, blocks, x, x0, values, masks):
-        encoder, skips, gates = len(blocks) // 2, [], self.skip_weights()
+        return self.block_outputs(blocks, x, x0, values, masks)[-1]
+
+    def block_outputs(self, blocks, x, x0, values, masks) -> list:
+        """The residual stream after each block, [0] the input (block 0 is empty)."""
+        encoder, skips, gates, outs = len(blocks) // 2, [], self.skip_weights(), [x]
         for i in range(1, len(blocks)):
             if encoder <= i < len(blocks) - 1:  # upstream's `i >= n and i < 11`
                 x = x + scaled(gates[i - encoder], skips.pop())
             x = blocks[i](x, values[i], x0, masks[i])
             if i < encoder:
                 skips.append(x)
-        return x
+            outs.append(x)
+        return outs
 
 
 def init(config: Config, key: jax.Array) -> GPT:
