@@ -67,12 +67,15 @@ class CooldownToFloor(_Length):
 
     `extension` (#35 "DropAttn", 2025-09-21: `iteration_extension = 40`): steps trained after
     `num_iterations` with `x = min(s / num_iterations, 0.9999)`, i.e. just above the floor.
+    `extension_cools` (#41 NorMuon on: `num_iterations` is scheduled + extension steps):
+    `x = min(s / (num_iterations + extension), 0.9999)`, the cooldown spanning the extension.
     """
 
     num_iterations: int
     cooldown_frac: float = 0.4
     floor: float = 0.0
     extension: int = 0
+    extension_cools: bool = False
 
 
 Schedule = CosineWithWarmup | Trapezoid | CooldownToFloor
@@ -173,8 +176,14 @@ class Muon:
     # `start + f * (end - start)` only while step < warmup steps, so the momentum then holds at
     # the last warmup step's value (0.94967, not 0.95); `momentum_cooldown` = k: from step
     # total - k on (`step > total - k`), `end - f * (end - start)`, f = (step - (total - k)) / k
-    momentum_warmup_form: str = "mix"  # "mix" (#9-#38: `(1 - f) * start + f * end`, f capped at 1) or "hold"
+    # "mix" (#9-#38: `(1 - f) * start + f * end`, f capped at 1), "hold" (#39-#40) or "set" (#41
+    # on: `start + f * (end - start)` in the warmup, then `end`; the warmup wins over the cooldown)
+    momentum_warmup_form: str = "mix"
     momentum_cooldown: int = 0
+    # #41 (2025-10-24 NorMuon): the orthogonalised update divided by the square root of an
+    # exponential average (this beta2) of its mean square per row (per column where rows < cols),
+    # then rescaled to its Frobenius norm before
+    normuon_beta2: float | None = None
     # one (a, b, c) per iteration instead of `ns_steps` of the quintic: #38's Polar Express
     # (`POLAR_EXPRESS_COEFFS`, with `ns_normalize="polar38"`)
     ns_coefficients: tuple[tuple[float, float, float], ...] | None = None

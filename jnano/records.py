@@ -840,6 +840,24 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_33,
         notes="Backout: x -= lambda * (block 8's output) before the final norm; Adam betas (0.65, 0.95).",
     ),
+    Record(
+        id="41",
+        date="2025-10-24",
+        time="2.345 minutes",
+        description="NorMuon",
+        stage="s20_backout",
+        model=_frozen(**FLEX, window=13),
+        training=replace(_packed(2315, PackedData(max_seq_len=2048), seq_len=32_768, val_seq_len=262_144),
+                         val_every=250),
+        optimizer=_POLAR_EXPRESS_38.with_schedule(
+            CooldownToFloor(2275, 0.45, 0.1, extension=40, extension_cools=True)).with_rules(
+            every=2, betas=(0.65, 0.95), momentum_warmup_form="set", momentum_cooldown=50, normuon_beta2=0.95),
+        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        upstream=_log("2025-10-24_NorMuon/088a77ee-9b67-475a-bbb9-3e92e4698799.txt"),
+        window=THIRDS_33,
+        notes="NorMuon (beta2 0.95); the lr cools over all 2315 steps, the windows over the 2275 scheduled ones; "
+              "Muon's momentum is 0.95 after the warmup again.",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

@@ -151,8 +151,7 @@ def theirs(reference, record: str, inp: Inputs, precision: str) -> sides.Results
     seq = inp.batches[0][0].shape[-1]
     args = setup.upstream_args(record, recipe)
     if setup.is_flex(record):  # the warmdown's name changes between records: keep upstream's own
-        declared = reference.driver.declared_args()
-        args = type(args)(**{k: v for k, v in vars(args).items() if k in declared})
+        args = type(args)(**setup.for_declared(vars(args), reference.driver.declared_args()))
     out = sides.torch_results(reference, setup.upstream_shape(record, inp.shape, seq), inp.state_dict, inp.batches,
                               args, precision == "float32", inp.synthetic,
                               model_checks=precision == "float32")
@@ -171,6 +170,8 @@ def hyperparameter_row(reference, record: str) -> checks.Row | None:
         return None
     values, where = found
     table = setup.table_args(record)
+    if "num_scheduled_iterations" in values:  # #41 on: the total under the old name
+        table = {**table, **setup.for_declared(table, values)}
     shared = sorted(set(values) & set(table))
     wrong = {k: (table[k], values[k]) for k in shared if not np.isclose(float(table[k]), float(values[k]))}
     reason = f"our record table vs {where}, {len(shared)} values: " + ", ".join(shared)

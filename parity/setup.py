@@ -89,7 +89,7 @@ def short_schedule(schedule: hp.Schedule) -> hp.Schedule:
         return dataclasses.replace(schedule, warmup=3, num_iterations=12)
     if isinstance(schedule, hp.Trapezoid):
         return dataclasses.replace(schedule, warmup=2 if schedule.warmup else 0, warmdown=5, num_iterations=12)
-    if isinstance(schedule, hp.CooldownToFloor) and schedule.extension:
+    if isinstance(schedule, hp.CooldownToFloor) and schedule.extension:  # (extension_cools kept)
         # #35 on: 8 + 2 extension steps, so the trajectory ends on them and the final logits
         # run at the final validation's windows
         return dataclasses.replace(schedule, num_iterations=8, extension=2)
@@ -121,7 +121,8 @@ def upstream_args(record: str, rec: hp.OptimizerRecipe) -> SimpleNamespace:
     if family == "flex":
         # upstream names the warmdown `warmdown_iters` (#12) or `cooldown_iters` (#13-#17); from
         # #18 the cooldown is a fraction and only the length changes
-        out = dict(num_iterations=s.num_iterations, iteration_extension=s.extension)
+        out = dict(num_iterations=s.num_iterations, iteration_extension=s.extension,
+                   num_scheduled_iterations=s.num_iterations, num_extension_iterations=s.extension)
         if isinstance(s, hp.Trapezoid):
             out.update(warmup_iters=s.warmup, warmdown_iters=s.warmdown, cooldown_iters=s.warmdown)
         return SimpleNamespace(**out)
@@ -145,6 +146,16 @@ def upstream_args(record: str, rec: hp.OptimizerRecipe) -> SimpleNamespace:
     if family == "train_gpt2_orthogonal_nesterov":
         return SimpleNamespace(**common, weight_decay=adam.weight_decay, accumulation=1)
     raise KeyError(f"no argument translation for upstream family {family!r}")
+
+
+def for_declared(args: dict, declared) -> dict:
+    """`upstream_args` limited to the names the record declares. From #41 `num_iterations` is
+    `num_scheduled_iterations + num_extension_iterations`, a class attribute computed once at
+    definition: replacing the parts does not update it, so it is set too."""
+    out = {k: v for k, v in args.items() if k in declared}
+    if "num_scheduled_iterations" in declared:
+        out["num_iterations"] = args["num_scheduled_iterations"] + args["num_extension_iterations"]
+    return out
 
 
 def table_args(record: str) -> dict:

@@ -261,7 +261,6 @@ class FlexDriver(TopLevelDriver):
 
         self._casts, self._setup = code(plan.casts), code(plan.setup)
         self._window_init, self._window_pre = code(plan.window_init), code(plan.window_pre)
-        self._hooks_clear_grads = "zero_grad" in ast.unparse(plan.hooks)
         self._hooks_init, self._hooks = code(plan.hooks_init), code(plan.hooks)
         self._setup_names = set().union(set(), *(toplevel._stores(s) for s in plan.setup.body))
         self._window_model, self._window_step = None, -1  # whose window state the module holds
@@ -483,7 +482,7 @@ class FlexDriver(TopLevelDriver):
         with self._ns(fp32_ns), single_process(), quiet(), flex.on_cpu():
             exec(self._hooks_init, ns)
             exec(self._hooks, ns)
-        if not self._hooks_clear_grads:  # #39's odd steps clear them, its even steps keep Adam's
+        if not self.plan.clears_grads:  # #39's odd steps clear them, its even steps keep Adam's
             model.zero_grad(True)  # set_to_none
 
     def train_step(self, model, opt, idx, targets, step, fp32_ns=False):

@@ -119,7 +119,7 @@ _ENTRIES = (
     Entry('40', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-04_Backout/514e7581-fbd4-4338-a3e4-e556f9c958ce.txt',
           'eb98b3ca53fc490181c8f34b04b14044f171924083e530b24501c70e16f9dd88', "flex"),
     Entry('41', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-24_NorMuon/088a77ee-9b67-475a-bbb9-3e92e4698799.txt',
-          '95d301c6e3ca89db5a984fbd5a5a034eacb89dfef7d6a5a2d0f67f4c9bf02864', None),
+          '95d301c6e3ca89db5a984fbd5a5a034eacb89dfef7d6a5a2d0f67f4c9bf02864', "flex"),
     Entry('42', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-27_FixMuonLR/14afd380-d3d9-48d7-ad23-4c13cb96754b.txt',
           '581e3614dbe5e18da0f876cd48bd9f227c491dd78964b2855eec6aa84367115a', None),
     Entry('43', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-10_CautiousWD/1aac0132-a891-4ed9-b358-0fd2abd1b019.txt',

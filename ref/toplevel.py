@@ -19,8 +19,11 @@ class TopLevelError(ValueError):
 
 
 def _assigned_names(stmt: ast.stmt) -> list[str]:
+    """Names bound by an assignment, tuple targets included (#41: `ws_short, ws_long = get_ws(0)`
+    is the training loop's only initialisation of `ws_long`)."""
     targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
-    return [t.id for t in targets if isinstance(t, ast.Name)]
+    flat = [e for t in targets for e in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t])]
+    return [t.id for t in flat if isinstance(t, ast.Name)]
 
 
 def optimizer_setup(source: str) -> ast.Module:
@@ -86,6 +89,9 @@ class FlexPlan:
     # what the loader yields beyond (inputs, targets), bound per batch by the driver (#29 on:
     # `inputs, targets, cum_seqlens = next(train_loader)`)
     batch_names: list[str] = field(default_factory=list)
+    # the hooks clear gradients themselves (`zero_grad`, also inside a top-level function they
+    # call: #41's `step_optimizers`), so the driver must not: #39 on keep Adam's over even steps
+    clears_grads: bool = False
 
 
 def _mod(stmts: list[ast.stmt]) -> ast.Module:
@@ -240,5 +246,8 @@ def flex_plan(source: str) -> FlexPlan:
     reads = set().union(set(), *(_loads(s) for s in hooks))
     hooks_init = _top_level_defs(body, stop, reads - set().union(set(), *(_stores(s) for s in setup)))
     dropped = [ast.unparse(s).splitlines()[0] for s in after if s not in hooks]
+    called = {n.func.id for s in hooks for n in ast.walk(s) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    functions = [s for s in body if isinstance(s, ast.FunctionDef) and s.name in called]
+    clears = any("zero_grad" in ast.unparse(s) for s in hooks + functions)
     return FlexPlan(_mod(casts), _mod(setup), _mod(window_init), _mod(pre), window_args, window_kwargs,
-                    _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names)
+                    _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names, clears)

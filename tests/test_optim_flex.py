@@ -169,6 +169,61 @@ def test_hold_warmup_and_cooldown_are_39s_update_optimizer_params():
     assert float(w_buf) == np.float32(expected[2400]) and float(w_grad) == np.float32(1 - expected[2400])
 
 
+def test_set_warmup_is_41s_get_muon_momentum():
+    """#41: warmup, then 0.95 again; the warmup's branch comes first (short runs)."""
+    from jnano.optim.muon import momentum_table
+
+    def get_muon_momentum(step, total):  # restated from #41
+        start = total - 50
+        if step < 300:
+            return 0.85 + step / 300 * (0.95 - 0.85)
+        if step > start:
+            return 0.95 - (step - start) / 50 * (0.95 - 0.85)
+        return 0.95
+
+    for total in (2315, 10):
+        np.testing.assert_array_equal(momentum_table((0.85, 0.95, 300), "set", 50, total),
+                                      [get_muon_momentum(s, total) for s in range(max(total, 300) + 1)])
+
+
+def test_extension_cools_spreads_41s_cooldown_over_every_step():
+    sched = hp.CooldownToFloor(2275, 0.45, 0.1, extension=40, extension_cools=True)
+    got = np.asarray(jax.vmap(lambda s: multiplier(sched, s))(np.arange(2315)))
+    want = [1.0 if s / 2315 < 0.55 else (1 - s / 2315) / 0.45 + (1 - (1 - s / 2315) / 0.45) * 0.1
+            for s in range(2315)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(16, 48), (48, 16)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_normuon_step_is_41s(shape, dtype):
+    """#41's NorMuon lines (restated in torch) on an orthogonalised update: fp32 bit for bit,
+    bf16 to the few elements a different summation order flips; it changes the update."""
+    from jnano.optim.muon import normuon
+
+    g = np.random.default_rng(41)
+    v = torch.from_numpy(g.standard_normal(shape).astype(np.float32) * 0.2).to(dtype)
+    rows = shape[0] >= shape[1]
+    second = torch.from_numpy(g.random((shape[0], 1) if rows else (1, shape[1])).astype(np.float32))
+    vt, buf = v.clone(), second.clone()
+    vnorm = vt.norm(dim=(-2, -1), keepdim=True)
+    v_mean = torch.mean(vt * vt, dim=-1 if rows else -2, keepdim=True)
+    buf.lerp_(v_mean.float(), 1 - 0.95)
+    vt.mul_(1 / buf.sqrt().clamp_min(1e-10))
+    vt.mul_(vnorm / vt.norm(dim=(-2, -1), keepdim=True).clamp_min(1e-10))
+    jdt = jnp.float32 if dtype == torch.float32 else jnp.bfloat16
+    ours, ours_buf = jax.jit(lambda a, b: normuon(a, b, 0.95))(jnp.asarray(v.float().numpy()).astype(jdt),
+                                                                jnp.asarray(second.numpy()))
+    ours = np.asarray(ours.astype(jnp.float32))
+    if dtype == torch.float32:
+        np.testing.assert_array_equal(np.asarray(ours_buf), buf.numpy())
+        np.testing.assert_allclose(ours, vt.numpy(), rtol=2e-6, atol=1e-7)
+    else:
+        assert np.mean(ours == vt.float().numpy()) > 0.95
+        np.testing.assert_allclose(ours, vt.float().numpy(), rtol=2 ** -7, atol=1e-3)
+    assert np.abs(ours - v.float().numpy()).max() > 0.05
+
+
 def test_step_every_two_sums_the_gradients_and_steps_at_the_odd_steps_lr():
     """#39's Adam: nothing on even steps, then Adam (its own count 1, 2, ...) on the two steps'
     summed gradients at the odd step's lr."""

@@ -38,7 +38,7 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
                               rule.ns_coefficients)
         direction = nesterov_orthogonalized(orth, rule.momentum, rule.nesterov, rule.momentum_warmup, stack_sharding,
                                             rule.momentum_form, rule.momentum_warmup_form, rule.momentum_cooldown,
-                                            schedule.steps)
+                                            schedule.steps, rule.normuon_beta2)
         return optax.chain(direction, lr)
     if isinstance(rule, hp.DistAdam):
         # the lr enters inside the rule: upstream multiplies it into the bias-correction factor

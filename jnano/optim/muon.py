@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jnano.nn.precision import rounded
 from jnano.optim.newton_schulz import newton_schulz5
 
 
@@ -63,6 +64,20 @@ class Orthogonalizer:
 
     def __call__(self, grads: list[jax.Array], stack_sharding=None) -> list[jax.Array]:
         """Directions of all matrices, same-shape blocks stacked into one batched NS call."""
+        return [self.finish(d, factor, g.dtype) for (d, factor), g in zip(self.orthogonalized(grads, stack_sharding),
+                                                                            grads)]
+
+    def finish(self, direction: jax.Array, factor: float, dtype) -> jax.Array:
+        """The Newton-Schulz output (in `ns_dtype`) scaled into the update."""
+        direction = direction.astype(jnp.float32)
+        if self.update_dtype is not None:  # #6+: `g *= scale` in the buffer's dtype
+            direction = (direction * factor).astype(self.update_dtype).astype(jnp.float32)
+        else:
+            direction = direction * factor
+        return direction.astype(dtype)
+
+    def orthogonalized(self, grads: list[jax.Array], stack_sharding=None) -> list[tuple[jax.Array, float]]:
+        """(Newton-Schulz output in `ns_dtype`, scale) per matrix, same-shape blocks batched."""
         plans = [self.blocks(g) for g in grads]
         by_shape: dict[tuple[int, ...], list[tuple[int, int]]] = {}
         for i, (blocks, _, _) in enumerate(plans):
@@ -76,20 +91,38 @@ class Orthogonalizer:
             out = jax.vmap(self.ns)(stack)
             for k, key in enumerate(members):
                 results[key] = out[k]
-        outs = []
-        for i, (blocks, factor, assemble) in enumerate(plans):
-            direction = assemble([results[(i, j)] for j in range(len(blocks))]).astype(jnp.float32)
-            if self.update_dtype is not None:  # #6+: `g *= scale` in the buffer's dtype
-                direction = (direction * factor).astype(self.update_dtype).astype(jnp.float32)
-            else:
-                direction = direction * factor
-            outs.append(direction.astype(grads[i].dtype))
-        return outs
+        return [(assemble([results[(i, j)] for j in range(len(blocks))]), factor)
+                for i, (blocks, factor, assemble) in enumerate(plans)]
+
+
+def normuon_axis(shape: tuple[int, ...]) -> int:
+    """The axis NorMuon averages over: rows (-1, one value per row) when rows >= cols, else
+    columns (-2)."""
+    return -1 if shape[-2] >= shape[-1] else -2
+
+
+def normuon(v: jax.Array, second: jax.Array, beta2: float) -> tuple[jax.Array, jax.Array]:
+    """#41's NorMuon step on one orthogonalised update `v` (in its dtype, bf16 in the record):
+    the fp32 second moment `second` of its mean square per row (column) becomes
+    `lerp(second, mean(v*v), 1 - beta2)`; `v / sqrt(second)` is then rescaled to `v`'s norm.
+    Each torch op rounds to `v`'s dtype where upstream's in-place bf16 ops do."""
+    f32, dt = jnp.float32, v.dtype
+    r = lambda x: rounded(x, dt)  # noqa: E731
+    x = v.astype(f32)
+    vnorm = r(jnp.sqrt(jnp.sum(jnp.square(x))))
+    v_mean = r(jnp.mean(r(x * x), axis=normuon_axis(v.shape), keepdims=True))
+    second = torch_lerp(second, v_mean, np.float32(1 - beta2))
+    step = 1 / jnp.maximum(jnp.sqrt(second), 1e-10)
+    x = r(x * step)
+    vnorm_new = r(jnp.sqrt(jnp.sum(jnp.square(x))))
+    x = r(x * r(vnorm / jnp.maximum(vnorm_new, r(jnp.float32(1e-10)))))
+    return x.astype(dt), second
 
 
 class MuonState(NamedTuple):
     count: jax.Array
     momentum_buffer: optax.Updates
+    second_moment: optax.Updates = None  # NorMuon (#41 on): per row or column, fp32
 
 
 def momentum_at(count, momentum: float, warmup: tuple[float, float, int] | None):
@@ -108,19 +141,24 @@ def momentum_table(warmup: tuple[float, float, int], form: str = "mix", cooldown
     "mix" (#9-#38): `frac = min(step/steps, 1); mu = (1-frac)*start + frac*end`: `steps + 1`
     values, the last one held. "hold" (#39 on): `start + frac * (end - start)` written while
     step < steps only, then held; with `cooldown` k, the steps after `total - k` get
-    `end - frac * (end - start)`, frac = (step - (total - k)) / k (`total + 1` values)."""
+    `end - frac * (end - start)`, frac = (step - (total - k)) / k (`total + 1` values). "set"
+    (#41 on): the same warmup, then `end`; a step in both the warmup and the cooldown (short
+    runs) takes the warmup's value."""
     start, end, steps = warmup
     if form == "mix":
         frac = np.minimum(np.arange(steps + 1) / steps, 1.0)
         return (1 - frac) * start + frac * end
-    if form != "hold":
+    if form not in ("hold", "set"):
         raise ValueError(f"unknown momentum warmup form {form!r}")
     n = max(steps, total or 0) + 1
     step = np.arange(n)
+    warm = step < steps
     mu = start + np.minimum(step, steps - 1) / steps * (end - start)
+    if form == "set":  # #41: `else: momentum_max` after the warmup
+        mu[~warm] = end
     if cooldown:
         begin = total - cooldown
-        late = step > begin
+        late = (step > begin) & (~warm if form == "set" else True)  # #41 tests the warmup first
         mu[late] = end - (step[late] - begin) / cooldown * (end - start)
     return mu
 
@@ -163,7 +201,8 @@ def torch_lerp(start: jax.Array, end: jax.Array, weight) -> jax.Array:
 def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.95, nesterov: bool = True,
                             momentum_warmup=None, stack_sharding=None,
                             momentum_form: str = "sum", warmup_form: str = "mix", cooldown: int = 0,
-                            total: int | None = None) -> optax.GradientTransformation:
+                            total: int | None = None, normuon_beta2: float | None = None,
+                            ) -> optax.GradientTransformation:
     """Nesterov momentum, then the orthogonalized direction.
 
     momentum_form "sum" (#4-#14): `buf = mu*buf + g; g = g + mu*buf`.
@@ -174,8 +213,14 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
     if momentum_form == "sum" and (warmup_form != "mix" or cooldown):
         raise ValueError("the 'hold' warmup and the cooldown (#39 on) come with the lerp form only")
 
+    def second_moment_like(p):
+        shape = list(p.shape)
+        shape[normuon_axis(p.shape)] = 1
+        return jnp.zeros(shape, jnp.float32)
+
     def init(params):
-        return MuonState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params))
+        second = jax.tree.map(second_moment_like, params) if normuon_beta2 is not None else None
+        return MuonState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params), second)
 
     def update(grads, state, params=None):
         del params
@@ -188,8 +233,16 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
             buf = jax.tree.map(lambda b, g: b * mu + g, state.momentum_buffer, grads)
             eff = jax.tree.map(lambda g, b: g + mu * b, grads, buf) if nesterov else buf
         leaves, treedef = jax.tree.flatten(eff)
-        out = orthogonalizer(leaves, stack_sharding)
-        return jax.tree.unflatten(treedef, out), MuonState(state.count + 1, buf)
+        if normuon_beta2 is None:
+            return jax.tree.unflatten(treedef, orthogonalizer(leaves, stack_sharding)), MuonState(state.count + 1, buf)
+        outs, seconds = [], []
+        for (v, factor), second, g in zip(orthogonalizer.orthogonalized(leaves, stack_sharding),
+                                          treedef.flatten_up_to(state.second_moment), leaves):
+            v, second = normuon(v, second, normuon_beta2)
+            outs.append(orthogonalizer.finish(v, factor, g.dtype))
+            seconds.append(second)
+        return (jax.tree.unflatten(treedef, outs),
+                MuonState(state.count + 1, buf, jax.tree.unflatten(treedef, seconds)))
 
     return optax.GradientTransformation(init, update)
 

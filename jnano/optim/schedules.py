@@ -24,7 +24,7 @@ def multiplier(schedule: Schedule, step) -> jnp.ndarray:
         return jnp.where(it < schedule.warmup, warm, jnp.where(it < flat_until, 1.0, down))
     if isinstance(schedule, CooldownToFloor):
         # #18-#25; float32 here, float64 upstream (Python floats): they agree to ~1e-7.
-        x = it / schedule.num_iterations
+        x = it / (schedule.steps if schedule.extension_cools else schedule.num_iterations)
         if schedule.extension:  # #35 on clamp x below 1 for the steps past num_iterations
             x = jnp.minimum(x, 0.9999)
         w = jnp.minimum((1.0 - x) / schedule.cooldown_frac, 1.0)

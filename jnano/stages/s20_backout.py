@@ -5,6 +5,9 @@ The diff to S19c (#37-#39): before the final norm the residual stream gives back
 of block 8's output, `x -= lambda * x_8` ("backout", lambda = packed scalar 5L + 1, init 0.5).
 The run of L zeros after the attention lambdas (#34) shrinks to the two lambdas it uses, smear
 (0) and backout (0.5), and the padding counts 5L + 2 entries (64 at 12 layers).
+
+Record #41 "NorMuon" (2025-10-24, 2.345 min) runs this model under NorMuon
+(`jnano.hparams.Muon.normuon_beta2`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from jnano.nn.precision import scaled
 from jnano.stages import s19c_bf16_cross_entropy
 from jnano.stages.s19c_bf16_cross_entropy import Config, config_from_shapes  # noqa: F401 - the stage's contract
 
-RECORDS = ("40",)
+RECORDS = ("40", "41")
 BACKOUT_BLOCK = 8
 BACKOUT_INIT = 0.5
 
