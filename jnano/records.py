@@ -205,6 +205,15 @@ def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "re
     )
 
 
+# #34 on: every Linear (the head, the attention and smear gates) in bf16 with the tables
+BF16_SMEAR = BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight")
+
+
+def _rows_32k(steps: int) -> Training:
+    """#39 on: 262,144-token steps, 32K per GPU; validation every 250 steps."""
+    return replace(_packed(steps, PackedData(max_seq_len=2048), seq_len=32_768, val_seq_len=262_144), val_every=250)
+
+
 # #38's optimizer, the base of #39's
 _POLAR_EXPRESS_38 = _dist_adam_groups(1630, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
                                       state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
@@ -741,7 +750,7 @@ _RECORDS: tuple[Record, ...] = (
         training=_short_rows(1645, PackedData(max_seq_len=2048)),
         optimizer=_dist_adam_groups(1645, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
                                     state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight")),
-        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        bf16_params=BF16_SMEAR,
         upstream=_log("2025-09-18_Smear/18a1e5c7-947e-479d-bc3a-a57a61a98fc9.txt"),
         window=THIRDS_33,
         notes="The smear gate is a Muon parameter (a 1 x 12 matrix, its own shape group).",
@@ -756,7 +765,7 @@ _RECORDS: tuple[Record, ...] = (
         training=_short_rows(1680, PackedData(max_seq_len=2048)),
         optimizer=_dist_adam_groups(1640, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
                                     state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40),
-        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        bf16_params=BF16_SMEAR,
         upstream=_log("2025-09-21_DropAttn/01fc4a96-f2a0-47a1-8a6a-c7d10bac99fe.txt"),
         window=THIRDS_33,
         notes="1640 scheduled steps + 40 at the floor lr; the final validation runs layers 4 and 11 at 20 blocks.",
@@ -772,7 +781,7 @@ _RECORDS: tuple[Record, ...] = (
         optimizer=_dist_adam_groups(1640, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
                                     state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
                                     banks=("blocks.*.attn.qkvo_w",)),
-        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        bf16_params=BF16_SMEAR,
         upstream=_log("2025-09-23_MuonCustomSizing/b067b4ac-72a6-4436-a6f8-ea51c1efeef3.txt"),
         window=THIRDS_33,
         notes="qkvo_w is stored (768, 3072); Muon orthogonalises it as its four (768, 768) blocks.",
@@ -788,7 +797,7 @@ _RECORDS: tuple[Record, ...] = (
         optimizer=_dist_adam_groups(1640, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
                                     state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
                                     banks=("blocks.*.attn.qkvo_w",)),
-        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        bf16_params=BF16_SMEAR,
         upstream=_log("2025-09-27_BF16CE/08c0770f-17fc-44cd-971d-734a7a28a3e3.txt"),
         window=THIRDS_33,
         notes="The training loss is a bf16 number (bf16 cross entropy on bf16 logits).",
@@ -802,7 +811,7 @@ _RECORDS: tuple[Record, ...] = (
         model=_frozen(**FLEX, window=13),
         training=_short_rows(1670, PackedData(max_seq_len=2048)),
         optimizer=_POLAR_EXPRESS_38,
-        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        bf16_params=BF16_SMEAR,
         upstream=_log("2025-09-29_PolarExpress/0e3f0af5-ad08-47a6-813d-0c709b50d422.txt"),
         window=THIRDS_33,
         notes="Muon orthogonalises by Polar Express (5 tuned iterations) at lr 0.06; the model is #37's.",
@@ -814,11 +823,10 @@ _RECORDS: tuple[Record, ...] = (
         description="Only update Adam params every other step, reduce batch size",
         stage="s19c_bf16_cross_entropy",
         model=_frozen(**FLEX, window=13),
-        training=replace(_packed(2420, PackedData(max_seq_len=2048), seq_len=32_768, val_seq_len=262_144),
-                         val_every=250),
+        training=_rows_32k(2420),
         optimizer=_POLAR_EXPRESS_38.with_schedule(CooldownToFloor(2380, 0.4, 0.1, extension=40)).with_rules(
             every=2, betas=(0.7, 0.95), momentum_warmup_form="hold", momentum_cooldown=50),
-        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        bf16_params=BF16_SMEAR,
         upstream=_log("2025-09-30_CustomBatching/40b101b1-77ea-45ea-a089-1d3a647daa22.txt"),
         window=THIRDS_33,
         notes="262K-token steps (32K per GPU); Adam steps on odd steps on two steps' gradients; Muon's "
@@ -831,11 +839,10 @@ _RECORDS: tuple[Record, ...] = (
         description="Backout, misc hyperparameter tuning, optimize lambda padding",
         stage="s20_backout",
         model=_frozen(**FLEX, window=13),
-        training=replace(_packed(2330, PackedData(max_seq_len=2048), seq_len=32_768, val_seq_len=262_144),
-                         val_every=250),
+        training=_rows_32k(2330),
         optimizer=_POLAR_EXPRESS_38.with_schedule(CooldownToFloor(2290, 0.45, 0.1, extension=40)).with_rules(
             every=2, betas=(0.65, 0.95), momentum_warmup_form="hold", momentum_cooldown=50),
-        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        bf16_params=BF16_SMEAR,
         upstream=_log("2025-10-04_Backout/514e7581-fbd4-4338-a3e4-e556f9c958ce.txt"),
         window=THIRDS_33,
         notes="Backout: x -= lambda * (block 8's output) before the final norm; Adam betas (0.65, 0.95).",
@@ -847,12 +854,11 @@ _RECORDS: tuple[Record, ...] = (
         description="NorMuon",
         stage="s20_backout",
         model=_frozen(**FLEX, window=13),
-        training=replace(_packed(2315, PackedData(max_seq_len=2048), seq_len=32_768, val_seq_len=262_144),
-                         val_every=250),
+        training=_rows_32k(2315),
         optimizer=_POLAR_EXPRESS_38.with_schedule(
             CooldownToFloor(2275, 0.45, 0.1, extension=40, extension_cools=True)).with_rules(
             every=2, betas=(0.65, 0.95), momentum_warmup_form="set", momentum_cooldown=50, normuon_beta2=0.95),
-        bf16_params=BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight"),
+        bf16_params=BF16_SMEAR,
         upstream=_log("2025-10-24_NorMuon/088a77ee-9b67-475a-bbb9-3e92e4698799.txt"),
         window=THIRDS_33,
         notes="NorMuon (beta2 0.95); the lr cools over all 2315 steps, the windows over the 2275 scheduled ones; "

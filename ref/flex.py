@@ -274,12 +274,12 @@ def split_by_rank(optimizer, world_size: int = 8) -> None:
     module (an attention bank: four (hdim, dim) blocks). Run as one rank, the chunk is the whole
     group, and MLP matrices sharing a group with attention banks would be cut in four too. Each
     rank's chunk as a group of its own computes at world size 1 what the 8 ranks compute."""
-    groups = []
-    for group in optimizer.param_groups:
-        params = group["params"]
-        chunk = max(1, -(-len(params) // world_size))
-        groups += [{**group, "params": params[i:i + chunk]} for i in range(0, len(params), chunk)]
-    optimizer.param_groups = groups
+    split = []
+    for g in optimizer.param_groups:
+        members = g["params"]
+        chunk = max(1, -(-len(members) // world_size))
+        split += [{**g, "params": members[i:i + chunk]} for i in range(0, len(members), chunk)]
+    optimizer.param_groups = split
 
 
 @contextlib.contextmanager

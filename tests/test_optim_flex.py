@@ -66,7 +66,7 @@ def _get_lr_35(step, n, cooldown_frac=0.5):  # #35: x held below 1 through the e
     x = min(0.9999, step / n)
     if x >= 1 - cooldown_frac:
         w = (1 - x) / cooldown_frac
-        return w * 1.0 + (1 - w) * 0.1
+        return w + (1 - w) * 0.1
     return 1.0
 
 
