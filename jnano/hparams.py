@@ -130,7 +130,7 @@ class OrthogonalNesterov:
 
 @dataclass(frozen=True)
 class Muon:
-    """Muon (MomentUm Orthogonalized by Newton-Schulz) as records #4-#37 run it.
+    """Muon (MomentUm Orthogonalized by Newton-Schulz) as records #4-#41 run it.
 
     Nesterov momentum, then Newton-Schulz (`ns_*`, see `jnano.optim.newton_schulz5`) of each
     matrix, scaled, times the lr. `qkv_split`: a matrix with rows == 3*cols (#4's fused QKV) is
