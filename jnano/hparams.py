@@ -184,6 +184,9 @@ class Muon:
     # exponential average (this beta2) of its mean square per row (per column where rows < cols),
     # then rescaled to its Frobenius norm before
     normuon_beta2: float | None = None
+    # #42 (2025-10-27 FixMuonLR): a `bank` parameter is normalised on its (bank, rows, cols / bank)
+    # view, per block (norms and second moments), the averaging axis still the flat shape's
+    normuon_per_block: bool = False
     # one (a, b, c) per iteration instead of `ns_steps` of the quintic: #38's Polar Express
     # (`POLAR_EXPRESS_COEFFS`, with `ns_normalize="polar38"`)
     ns_coefficients: tuple[tuple[float, float, float], ...] | None = None
@@ -220,6 +223,9 @@ class DistAdam:
     # #39 on: steps on every 2nd step (the odd ones, at their lr) with the two gradients summed;
     # its bias correction counts its own steps (`jnano.optim.transforms.step_every`)
     every: int = 1
+    # #42 on: `state['step']` is a Python int, so `beta ** t` and the step size
+    # `lr * (bias2 ** 0.5 / bias1)` are Python float64, rounded once to float32 by `mul_`
+    step_size_float64: bool = False
     weight_decay: float = 0.0
 
 

@@ -36,7 +36,8 @@ from jnano.hparams import (
     Trapezoid,
     Upstream,
 )
-from jnano.window_schedule import BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, THIRDS_31, THIRDS_33, TOKENS_13, TOKENS_15, WindowSchedule
+from jnano.window_schedule import (BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, THIRDS_31, THIRDS_33, THIRDS_42, TOKENS_13,
+                                   TOKENS_15, WindowSchedule)
 
 MODDED = "KellerJordan/modded-nanogpt"
 MODDED_HEAD = "f411b3d346aa52d3504324ca93c230fd84c6c07f"
@@ -183,16 +184,18 @@ def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "re
                       head_lr_mul: float = 27.5, eps: float = 1e-10,
                       state_dtype: str | None = None, muon: tuple[str, ...] = ("blocks.*",),
                       extension: int = 0, banks: tuple[str, ...] = (), muon_lr: float = 0.05,
-                      polar_express: bool = False) -> OptimizerRecipe:
+                      polar_express: bool = False, muon_lr_muls: tuple[tuple[str, float], ...] = ()) -> OptimizerRecipe:
     """#24-#35: DistAdam at lr 0.008 times each parameter's `lr_mul` (tables 75, head 27.5 and
     from #28 1, scalars 5), Muon on the block matrices (#34: and the smear gate); #35's
     `extension` steps at the floor lr; #36's flat attention `banks`, orthogonalised as 4 blocks;
-    #38's Polar Express."""
+    #38's Polar Express; #42's per-parameter Muon `lr_mul`s (glob, multiplier)."""
     rule = lambda mul: DistAdam(lr=0.008 * mul, betas=(0.8, 0.95), eps=eps, state_dtype=state_dtype)  # noqa: E731
     muon_rule = _flex_muon(muon_lr, "lerp", ns_form=ns_form)
     if polar_express:
         muon_rule = replace(muon_rule, ns_normalize="polar38", ns_coefficients=POLAR_EXPRESS_COEFFS)
     bank_groups = (Group("muon_banks", Select(banks, min_ndim=2), replace(muon_rule, bank=4)),) if banks else ()
+    bank_groups += tuple(Group(f"muon_x{mul:g}", Select((glob,), min_ndim=2), replace(muon_rule, lr=muon_lr * mul))
+                         for glob, mul in muon_lr_muls)
     return OptimizerRecipe(
         groups=(
             Group("embed", Select(_TABLES), rule(75.0)),
@@ -863,6 +866,25 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_33,
         notes="NorMuon (beta2 0.95); the lr cools over all 2315 steps, the windows over the 2275 scheduled ones; "
               "Muon's momentum is 0.95 after the warmup again.",
+    ),
+    Record(
+        id="42",
+        date="2025-10-27",
+        time="2.313 minutes",
+        description="Update NorMuon LR, Step Logic",
+        stage="s20_backout",
+        model=_frozen(**FLEX, window=13),
+        training=_rows_32k(2285),
+        optimizer=_dist_adam_groups(2245, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
+                                    state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
+                                    banks=("blocks.*.attn.qkvo_w",), muon_lr=0.03, polar_express=True,
+                                    muon_lr_muls=(("blocks.*.mlp.c_fc", 2.0),)).with_rules(
+            every=2, betas=(0.65, 0.95), momentum_warmup_form="set", momentum_cooldown=50, normuon_beta2=0.95,
+            normuon_per_block=True, step_size_float64=True),
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-10-27_FixMuonLR/14afd380-d3d9-48d7-ad23-4c13cb96754b.txt"),
+        window=THIRDS_42,
+        notes="NorMuon lr 0.03 (c_fc 0.06), banks normalised per block; the extension runs at window 13.",
     ),
 )
 

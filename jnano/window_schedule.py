@@ -29,7 +29,8 @@ class WindowSchedule:
     | "blocks_16" | #16, #17 | `int(((1 - f) * 64 + f * 1792 + 64) // 128)` blocks, f = s/N |
     | "blocks_18" | #18 | `int(((1 - x) * 128 + x * 1856) // 128)` blocks, x = s/N |
     | "blocks_19" | #19-#28 | `next_multiple_of_n(1728 * s/N, 128) // 128` blocks |
-    | "thirds_29" | #29 on | `sizes[int(len(sizes) * (s / (1 + N)))]` blocks: one size per third |
+    | "thirds_29" | #29-#41 | `sizes[int(len(sizes) * (s / (1 + N)))]` blocks: one size per third |
+    | "thirds_42" | #42 on | `sizes[int(len(sizes) * s / N)]`, then `validate` from step N on |
 
     `validate` (#31 on): the window at step N, the final validation (`args.ws_validate`).
     `final_layer_validate` (#33 on): the last layer's long window there (`ws_validate_final_layer`,
@@ -65,6 +66,8 @@ class WindowSchedule:
         if self.form == "thirds_29":
             x = min(s / (1 + n), 0.9999) if extension else s / (1 + n)
             return self.sizes[int(len(self.sizes) * x)]
+        if self.form == "thirds_42":  # the extension steps already run at the final window
+            return self.validate if s >= n else self.sizes[int(len(self.sizes) * (s / n))]
         raise ValueError(f"unknown window schedule form {self.form!r}")
 
     def args(self, step: int, num_iterations: int, extension: int = 0) -> dict[str, int]:
@@ -85,3 +88,4 @@ BLOCKS_19 = WindowSchedule("blocks_19", "blocks")
 THIRDS_29 = WindowSchedule("thirds_29", "blocks", (3, 7, 11))
 THIRDS_31 = WindowSchedule("thirds_29", "blocks", (3, 7, 11), validate=13)
 THIRDS_33 = WindowSchedule("thirds_29", "blocks", (3, 7, 11), validate=13, final_layer_validate=20)
+THIRDS_42 = WindowSchedule("thirds_42", "blocks", (3, 7, 11), validate=13, final_layer_validate=20)

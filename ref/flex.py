@@ -278,7 +278,9 @@ def split_by_rank(optimizer, world_size: int = 8) -> None:
     for g in optimizer.param_groups:
         members = g["params"]
         chunk = max(1, -(-len(members) // world_size))
-        split += [{**g, "params": members[i:i + chunk]} for i in range(0, len(members), chunk)]
+        parts = [members[i:i + chunk] for i in range(0, len(members), chunk)]
+        # #42 keeps each group's chunk size in the group: one rank's chunk is the whole group
+        split += [{**g, "params": part, **({"chunk_size": len(part)} if "chunk_size" in g else {})} for part in parts]
     optimizer.param_groups = split
 
 

@@ -121,7 +121,7 @@ _ENTRIES = (
     Entry('41', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-24_NorMuon/088a77ee-9b67-475a-bbb9-3e92e4698799.txt',
           '95d301c6e3ca89db5a984fbd5a5a034eacb89dfef7d6a5a2d0f67f4c9bf02864', "flex"),
     Entry('42', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-27_FixMuonLR/14afd380-d3d9-48d7-ad23-4c13cb96754b.txt',
-          '581e3614dbe5e18da0f876cd48bd9f227c491dd78964b2855eec6aa84367115a', None),
+          '581e3614dbe5e18da0f876cd48bd9f227c491dd78964b2855eec6aa84367115a', "flex"),
     Entry('43', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-10_CautiousWD/1aac0132-a891-4ed9-b358-0fd2abd1b019.txt',
           '5a0582b1ce51a13f605c0976cb7bfc67285e0d82e3ac265d184947d4fe838b73', None),
     Entry('44', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-31_AdamSyncGradientHook/0c17cdfd-772c-4906-8d11-141b370599a0.txt',

@@ -262,6 +262,21 @@ def test_extension_holds_the_last_window_and_moves_the_final_validation():
     assert got[n] == (11, 11) and got[-1] == (13, 20)
 
 
+def test_42s_windows_reach_13_at_the_extension():
+    """#42's get_ws: `(3, 7, 11)[int(3 * step / N)]`, 13 from step N on, (13, 20) at the end."""
+    from jnano.window_schedule import THIRDS_42
+
+    n, ext = 2245, 40
+
+    def get_ws(step):  # restated from #42, in our (window, final_window) terms
+        if step == n + ext:
+            return (13, 20)
+        size = 13 if step >= n else (3, 7, 11)[int(3 * (step / n))]
+        return (size, size)
+
+    assert [tuple(THIRDS_42.args(s, n, ext).values()) for s in range(n + ext + 1)] == [get_ws(s) for s in range(n + ext + 1)]
+
+
 @pytest.mark.parametrize("bos", list(layouts(384)))
 @pytest.mark.parametrize("left", [0, 127, 128, 256])
 def test_document_left_window_is_the_varlen_kernel_of_29(bos, left):

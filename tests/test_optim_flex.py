@@ -224,6 +224,50 @@ def test_normuon_step_is_41s(shape, dtype):
     assert np.abs(ours - v.float().numpy()).max() > 0.05
 
 
+def test_normuon_per_block_is_42s_bank_view():
+    """#42: a flat (16, 64) bank is normalised as four (16, 16) blocks (norms and column means
+    per block, the axis from the flat shape), restated in torch from #42's lines."""
+    from jnano.optim.muon import normuon, normuon_axis
+
+    g = np.random.default_rng(42)
+    v = torch.from_numpy(g.standard_normal((16, 64)).astype(np.float32) * 0.2)
+    second = torch.from_numpy(g.random((4, 1, 16)).astype(np.float32))
+    view, buf = v.clone().view(4, 16, 16), second.clone()
+    v_norm = view.norm(dim=(-2, -1), keepdim=True)
+    buf.lerp_(view.square().mean(dim=-2, keepdim=True), 1 - 0.95)
+    view.mul_(buf.clamp_min(1e-10).rsqrt())
+    view.mul_(v_norm / view.norm(dim=(-2, -1), keepdim=True).clamp_min(1e-10))
+    ours, ours_buf = normuon(jnp.asarray(v.numpy()).reshape(4, 16, 16), jnp.asarray(second.numpy()), 0.95,
+                             normuon_axis((16, 64)))
+    np.testing.assert_allclose(np.asarray(ours).reshape(16, 64), view.reshape(16, 64).numpy(), rtol=2e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(ours_buf), buf.numpy())
+    whole, _ = normuon(jnp.asarray(v.numpy()), jnp.asarray(second.numpy().transpose(1, 0, 2).reshape(1, 64)), 0.95)
+    assert np.abs(np.asarray(whole) - np.asarray(ours).reshape(16, 64)).max() > 1e-2  # #41's form differs
+
+
+def test_float64_step_sizes_are_42s_python_floats():
+    """#42's DistAdam: `t` a Python int, `lr * (bias2 ** 0.5 / bias1)` in float64 at the odd
+    step's `initial_lr * get_lr(step)`, rounded once to float32."""
+    from jnano.optim.build import _float64_step_sizes
+
+    sched = hp.CooldownToFloor(2245, 0.5, 0.1, extension=40)
+    rule = hp.DistAdam(lr=0.008 * 75, betas=(0.65, 0.95), every=2, step_size_float64=True)
+
+    def get_lr(step):  # restated from #42
+        x = min(0.9999, step / 2245)
+        if x >= 1 - 0.5:
+            w = (1 - x) / 0.5
+            return w + (1 - w) * 0.1
+        return 1.0
+
+    table = _float64_step_sizes(rule, sched)
+    for k in (0, 1, 7, 600, 1100, 1142):
+        t, step = k + 1, 2 * k + 1
+        want = np.float32(0.008 * 75 * get_lr(step) * ((1 - 0.95 ** t) ** 0.5 / (1 - 0.65 ** t)))
+        assert table[k] == want, k
+    assert len(table) == 1143 + 1
+
+
 def test_step_every_two_sums_the_gradients_and_steps_at_the_odd_steps_lr():
     """#39's Adam: nothing on even steps, then Adam (its own count 1, 2, ...) on the two steps'
     summed gradients at the odd step's lr."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jnano import hparams as hp
 from jnano.optim.dist_adam import dist_adam
 from jnano.optim.muon import Orthogonalizer, nesterov_orthogonalized, orthogonal_nesterov
-from jnano.optim.schedules import multiplier
+from jnano.optim.schedules import host_multiplier, multiplier
 from jnano.optim.transforms import clip_grad_norm_like_torch, normalize_each, step_every
 from jnano.state_dict import path_name
 
@@ -38,7 +39,7 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
                               rule.ns_coefficients)
         direction = nesterov_orthogonalized(orth, rule.momentum, rule.nesterov, rule.momentum_warmup, stack_sharding,
                                             rule.momentum_form, rule.momentum_warmup_form, rule.momentum_cooldown,
-                                            schedule.steps, rule.normuon_beta2)
+                                            schedule.steps, rule.normuon_beta2, rule.normuon_per_block)
         return optax.chain(direction, lr)
     if isinstance(rule, hp.DistAdam):
         # the lr enters inside the rule: upstream multiplies it into the bias-correction factor
@@ -46,9 +47,23 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
         b1, b2 = rule.betas
         n = rule.every  # the k-th Adam step is the record's step k n + n - 1
         lr_of = _lr(rule.lr, schedule) if n == 1 else (lambda k: rule.lr * multiplier(schedule, k * n + n - 1))
-        adam = dist_adam(lr_of, b1, b2, rule.eps, rule.weight_decay, rule.state_dtype, rule.scalar_semantics)
+        sizes = _float64_step_sizes(rule, schedule) if rule.step_size_float64 else None
+        adam = dist_adam(lr_of, b1, b2, rule.eps, rule.weight_decay, rule.state_dtype, rule.scalar_semantics, sizes)
         return adam if n == 1 else step_every(n, adam)
     raise TypeError(f"unknown optimizer rule {rule!r}")
+
+
+def _float64_step_sizes(rule: hp.DistAdam, schedule: hp.Schedule) -> np.ndarray:
+    """Adam's k-th step size `lr * (1 - b2^t)^0.5 / (1 - b1^t)` (t = k + 1, at the record's step
+    k n + n - 1) in Python float64, rounded to float32."""
+    b1, b2 = rule.betas
+    n = rule.every
+    out = []
+    for k in range(-(-schedule.steps // n) + 1):
+        t = k + 1
+        lr = rule.lr * host_multiplier(schedule, k * n + n - 1)
+        out.append(lr * ((1 - b2 ** t) ** 0.5 / (1 - b1 ** t)))
+    return np.asarray(out, np.float32)
 
 
 def _grad_transform(t: hp.GradTransform) -> optax.GradientTransformation:

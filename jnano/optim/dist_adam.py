@@ -22,7 +22,7 @@ class DistAdamState(NamedTuple):
 
 def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: float = 1e-10,
               weight_decay: float = 0.0, state_dtype: str | None = None,
-              scalar_semantics: str = "cuda") -> optax.GradientTransformation:
+              scalar_semantics: str = "cuda", step_sizes=None) -> optax.GradientTransformation:
     """Records #24/#25's `DistAdam` (see `hp.DistAdam`), returning the whole update `-lr * ...`.
 
     The moments live in each gradient's dtype (bf16 for the embeddings) and every torch op of
@@ -34,6 +34,8 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
     the moments, and so every op above and the update, live in that dtype instead.
     `scalar_semantics`: "cuda" as the record ran, "cpu" as eager CPU torch computes
     `denom.add_(eps)` on bf16 moments, the scalar rounded to bf16 first (parity's reference).
+    `step_sizes` (#42 on): the float32 step size of each of Adam's steps, computed on the host in
+    float64 as upstream's Python does (`jnano.optim.build`); `learning_rate` is then unused.
     """
     if scalar_semantics not in ("cuda", "cpu"):
         raise ValueError(f"scalar_semantics must be 'cuda' or 'cpu', not {scalar_semantics!r}")
@@ -52,6 +54,8 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
         bias1 = 1.0 - jnp.asarray(b1, f32) ** t
         bias2 = 1.0 - jnp.asarray(b2, f32) ** t
         step_size = lr * (jnp.sqrt(bias2) / bias1)
+        if step_sizes is not None:
+            step_size = jnp.asarray(step_sizes, f32)[jnp.minimum(state.count, len(step_sizes) - 1)]
 
         def one(g, m, v):
             dt = m.dtype  # the parameter's, or `state_dtype`

@@ -101,20 +101,27 @@ def normuon_axis(shape: tuple[int, ...]) -> int:
     return -1 if shape[-2] >= shape[-1] else -2
 
 
-def normuon(v: jax.Array, second: jax.Array, beta2: float) -> tuple[jax.Array, jax.Array]:
+def normuon(v: jax.Array, second: jax.Array, beta2: float, axis: int | None = None) -> tuple[jax.Array, jax.Array]:
     """#41's NorMuon step on one orthogonalised update `v` (in its dtype, bf16 in the record):
     the fp32 second moment `second` of its mean square per row (column) becomes
     `lerp(second, mean(v*v), 1 - beta2)`; `v / sqrt(second)` is then rescaled to `v`'s norm.
-    Each torch op rounds to `v`'s dtype where upstream's in-place bf16 ops do."""
+    Each torch op rounds to `v`'s dtype where upstream's in-place bf16 ops do. A 3-D `v` is a
+    stack of matrices (#42's bank view), each normalised on its own; `axis`: `normuon_axis`."""
     f32, dt = jnp.float32, v.dtype
     r = lambda x: rounded(x, dt)  # noqa: E731
+    axis = normuon_axis(v.shape) if axis is None else axis
+
+    def norm(a):
+        return r(jnp.sqrt(jnp.sum(jnp.square(a), axis=(-2, -1), keepdims=True)))
+
     x = v.astype(f32)
-    vnorm = r(jnp.sqrt(jnp.sum(jnp.square(x))))
-    v_mean = r(jnp.mean(r(x * x), axis=normuon_axis(v.shape), keepdims=True))
+    vnorm = norm(x)
+    v_mean = r(jnp.mean(r(x * x), axis=axis, keepdims=True))
     second = torch_lerp(second, v_mean, np.float32(1 - beta2))
+    # #41 `1 / sqrt(b).clamp_min(1e-10)`, #42 `b.clamp_min(1e-10).rsqrt()`: equal above 1e-20
     step = 1 / jnp.maximum(jnp.sqrt(second), 1e-10)
     x = r(x * step)
-    vnorm_new = r(jnp.sqrt(jnp.sum(jnp.square(x))))
+    vnorm_new = norm(x)
     x = r(x * r(vnorm / jnp.maximum(vnorm_new, r(jnp.float32(1e-10)))))
     return x.astype(dt), second
 
@@ -202,7 +209,7 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
                             momentum_warmup=None, stack_sharding=None,
                             momentum_form: str = "sum", warmup_form: str = "mix", cooldown: int = 0,
                             total: int | None = None, normuon_beta2: float | None = None,
-                            ) -> optax.GradientTransformation:
+                            normuon_per_block: bool = False) -> optax.GradientTransformation:
     """Nesterov momentum, then the orthogonalized direction.
 
     momentum_form "sum" (#4-#14): `buf = mu*buf + g; g = g + mu*buf`.
@@ -213,8 +220,14 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
     if momentum_form == "sum" and (warmup_form != "mix" or cooldown):
         raise ValueError("the 'hold' warmup and the cooldown (#39 on) come with the lerp form only")
 
+    blockwise = normuon_per_block and orthogonalizer.bank
+
+    def view(v):  # what NorMuon normalises: the matrix, or #42's bank blocks
+        rows, cols = v.shape
+        return v.reshape(orthogonalizer.bank, rows, cols // orthogonalizer.bank) if blockwise else v
+
     def second_moment_like(p):
-        shape = list(p.shape)
+        shape = list(view(p).shape)
         shape[normuon_axis(p.shape)] = 1
         return jnp.zeros(shape, jnp.float32)
 
@@ -238,7 +251,8 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
         outs, seconds = [], []
         for (v, factor), second, g in zip(orthogonalizer.orthogonalized(leaves, stack_sharding),
                                           treedef.flatten_up_to(state.second_moment), leaves):
-            v, second = normuon(v, second, normuon_beta2)
+            normed, second = normuon(view(v), second, normuon_beta2, normuon_axis(v.shape))
+            v = normed.reshape(v.shape)
             outs.append(orthogonalizer.finish(v, factor, g.dtype))
             seconds.append(second)
         return (jax.tree.unflatten(treedef, outs),

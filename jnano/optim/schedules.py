@@ -7,6 +7,18 @@ import jax.numpy as jnp
 from jnano.hparams import CooldownToFloor, CosineWithWarmup, Schedule, Trapezoid
 
 
+def host_multiplier(schedule: Schedule, step: int) -> float:
+    """`multiplier` in float64 on the host, as upstream's Python `get_lr` computes it
+    (CooldownToFloor records, for #42's float64 Adam step sizes)."""
+    if not isinstance(schedule, CooldownToFloor):
+        raise TypeError(f"no host form for schedule {schedule!r}")
+    x = step / (schedule.steps if schedule.extension_cools else schedule.num_iterations)
+    if schedule.extension:
+        x = min(0.9999, x)
+    w = min((1 - x) / schedule.cooldown_frac, 1.0)
+    return w + (1 - w) * schedule.floor
+
+
 def multiplier(schedule: Schedule, step) -> jnp.ndarray:
     """The factor on each group's base lr at `step` (0-based, the step being taken)."""
     it = jnp.asarray(step, jnp.float32)

@@ -7,7 +7,8 @@ The run of L zeros after the attention lambdas (#34) shrinks to the two lambdas 
 (0) and backout (0.5), and the padding counts 5L + 2 entries (64 at 12 layers).
 
 Record #41 "NorMuon" (2025-10-24, 2.345 min) runs this model under NorMuon
-(`jnano.hparams.Muon.normuon_beta2`).
+(`jnano.hparams.Muon.normuon_beta2`), and so does #42 "Update NorMuon LR, Step Logic"
+(2025-10-27, 2.313 min; banks normalised per block, c_fc at twice the lr).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from jnano.nn.precision import scaled
 from jnano.stages import s19c_bf16_cross_entropy
 from jnano.stages.s19c_bf16_cross_entropy import Config, config_from_shapes  # noqa: F401 - the stage's contract
 
-RECORDS = ("40", "41")
+RECORDS = ("40", "41", "42")
 BACKOUT_BLOCK = 8
 BACKOUT_INIT = 0.5
 
