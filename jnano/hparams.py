@@ -130,7 +130,7 @@ class OrthogonalNesterov:
 
 @dataclass(frozen=True)
 class Muon:
-    """Muon (MomentUm Orthogonalized by Newton-Schulz) as records #4-#41 run it.
+    """Muon (MomentUm Orthogonalized by Newton-Schulz) as records #4-#43 run it.
 
     Nesterov momentum, then Newton-Schulz (`ns_*`, see `jnano.optim.newton_schulz5`) of each
     matrix, scaled, times the lr. `qkv_split`: a matrix with rows == 3*cols (#4's fused QKV) is
@@ -190,6 +190,12 @@ class Muon:
     # one (a, b, c) per iteration instead of `ns_steps` of the quintic: #38's Polar Express
     # (`POLAR_EXPRESS_COEFFS`, with `ns_normalize="polar38"`)
     ns_coefficients: tuple[tuple[float, float, float], ...] | None = None
+    # upstream's per-parameter `lr_mul` (#42's c_fc x2): the update's lr is `lr * lr_mul`, while
+    # the decay below keeps the group's own `lr`
+    lr_mul: float = 1.0
+    # #43 (2025-11-10 CautiousWD): NorMuon's update becomes `v + lr * wd * [v * p >= 0] * p`
+    # (`lr` the scheduled group lr), before the shape scale and the lr
+    cautious_weight_decay: float = 0.0
 
 
 # #38 (2025-09-29 PolarExpress, arXiv 2505.16932): one (a, b, c) per iteration (upstream's

@@ -194,7 +194,7 @@ def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "re
     if polar_express:
         muon_rule = replace(muon_rule, ns_normalize="polar38", ns_coefficients=POLAR_EXPRESS_COEFFS)
     bank_groups = (Group("muon_banks", Select(banks, min_ndim=2), replace(muon_rule, bank=4)),) if banks else ()
-    bank_groups += tuple(Group(f"muon_x{mul:g}", Select((glob,), min_ndim=2), replace(muon_rule, lr=muon_lr * mul))
+    bank_groups += tuple(Group(f"muon_x{mul:g}", Select((glob,), min_ndim=2), replace(muon_rule, lr_mul=mul))
                          for glob, mul in muon_lr_muls)
     return OptimizerRecipe(
         groups=(
@@ -221,6 +221,14 @@ def _rows_32k(steps: int) -> Training:
 _POLAR_EXPRESS_38 = _dist_adam_groups(1630, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
                                       state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
                                       banks=("blocks.*.attn.qkvo_w",), muon_lr=0.06, polar_express=True)
+
+# #42's optimizer, the base of #43's
+_NORMUON_42 = _dist_adam_groups(
+    2245, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8, state_dtype="bfloat16",
+    muon=("blocks.*", "smear_gate.weight"), extension=40, banks=("blocks.*.attn.qkvo_w",), muon_lr=0.03,
+    polar_express=True, muon_lr_muls=(("blocks.*.mlp.c_fc", 2.0),)).with_rules(
+    every=2, betas=(0.65, 0.95), momentum_warmup_form="set", momentum_cooldown=50, normuon_beta2=0.95,
+    normuon_per_block=True, step_size_float64=True)
 
 _RECORDS: tuple[Record, ...] = (
     Record(
@@ -875,16 +883,27 @@ _RECORDS: tuple[Record, ...] = (
         stage="s20_backout",
         model=_frozen(**FLEX, window=13),
         training=_rows_32k(2285),
-        optimizer=_dist_adam_groups(2245, cooldown_frac=0.5, ns_form="triton27", head_lr_mul=1.0, eps=1e-8,
-                                    state_dtype="bfloat16", muon=("blocks.*", "smear_gate.weight"), extension=40,
-                                    banks=("blocks.*.attn.qkvo_w",), muon_lr=0.03, polar_express=True,
-                                    muon_lr_muls=(("blocks.*.mlp.c_fc", 2.0),)).with_rules(
-            every=2, betas=(0.65, 0.95), momentum_warmup_form="set", momentum_cooldown=50, normuon_beta2=0.95,
-            normuon_per_block=True, step_size_float64=True),
+        optimizer=_NORMUON_42,
         bf16_params=BF16_SMEAR,
         upstream=_log("2025-10-27_FixMuonLR/14afd380-d3d9-48d7-ad23-4c13cb96754b.txt"),
         window=THIRDS_42,
         notes="NorMuon lr 0.03 (c_fc 0.06), banks normalised per block; the extension runs at window 13.",
+    ),
+    Record(
+        id="43",
+        date="2025-11-10",
+        time="2.284 minutes",
+        description="Cautious weight decay w/ schedule",
+        stage="s20_backout",
+        model=_frozen(**FLEX, window=13),
+        training=_rows_32k(2245),
+        optimizer=_NORMUON_42.with_schedule(CooldownToFloor(2205, 0.5, 0.1, extension=40)).with_rules(
+            cautious_weight_decay=1.2),
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-11-10_CautiousWD/1aac0132-a891-4ed9-b358-0fd2abd1b019.txt"),
+        window=THIRDS_42,
+        notes="Cautious weight decay 1.2 on NorMuon, scaled by the scheduled lr: a weight decays only "
+              "where its update has its sign.",
     ),
 )
 

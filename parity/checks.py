@@ -170,7 +170,8 @@ def _error(check: Check, key: str, ours: dict, theirs: dict, golden: bool) -> tu
         return float("inf"), float("inf"), 0.0
     # An update read as p_after - p_before is rounded to the parameter's fp32 grid: each side is
     # within half an ulp of its exact p + u, so one ulp of p (as a norm) says nothing about the
-    # optimizers.
+    # optimizers. #43 on it also holds the decay terms where the cautious mask is decided by
+    # rounding (`parity.sides._mask_flip_allowance`).
     allowance = float(ours[f"ulp/{key}"]) if check.ulp_allowance else 0.0
     if golden and isinstance(theirs[key], dict):
         mine = fingerprint(key, ours[key])  # once: projecting a large tensor is the slow part
@@ -186,7 +187,7 @@ def _row(check: Check, label: str, measured: dict[str, tuple], tol: float, reaso
     errors = {k: v[0] for k, v in measured.items()}
     worst = max(errors, key=errors.__getitem__)
     _, raw, ulp = measured[worst]
-    detail = f"raw {raw:.1e} vs 1 ulp of p {ulp:.1e}" if check.ulp_allowance else ""
+    detail = f"raw {raw:.1e} vs allowance (1 ulp of p; mask band) {ulp:.1e}" if check.ulp_allowance else ""
     return Row(f"{label} ({len(errors)})" if per_param else label, errors[worst], tol, reason,
                len(errors), worst.split("/", 1)[1] if per_param else "",
                {k.split("/", 1)[1]: v for k, v in errors.items()} if per_param else {}, detail)

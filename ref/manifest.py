@@ -123,7 +123,7 @@ _ENTRIES = (
     Entry('42', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-27_FixMuonLR/14afd380-d3d9-48d7-ad23-4c13cb96754b.txt',
           '581e3614dbe5e18da0f876cd48bd9f227c491dd78964b2855eec6aa84367115a', "flex"),
     Entry('43', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-10_CautiousWD/1aac0132-a891-4ed9-b358-0fd2abd1b019.txt',
-          '5a0582b1ce51a13f605c0976cb7bfc67285e0d82e3ac265d184947d4fe838b73', None),
+          '5a0582b1ce51a13f605c0976cb7bfc67285e0d82e3ac265d184947d4fe838b73', "flex"),
     Entry('44', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-31_AdamSyncGradientHook/0c17cdfd-772c-4906-8d11-141b370599a0.txt',
           '04d0d24b9e3f3e9c90a1e244467d0c9d1facbcc142d2ae64ac1234cf27dd1732', None),
     Entry('45', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-18_RefineSkip/00f4e1e6-0044-4a08-b88a-3b7ec0624081.txt',

@@ -133,6 +133,26 @@ def test_a_missing_weight_decay_fails(monkeypatch):
     assert not report.ok
 
 
+def test_cautious_decay_without_its_mask_fails(monkeypatch):
+    """#43's decay applied to every weight: about half its entries decay where upstream's do
+    not, far outside the allowance for the entries whose mask rounding decides. (Only the
+    optimizer's updates are computed and compared: they are what the mask changes.)"""
+    import jnano.optim.muon as muon
+    from parity import checks, sides
+
+    monkeypatch.setattr(muon, "cautious_weight_decay",
+                        lambda v, p, c: (v.astype(jnp.float32) + c * p.astype(jnp.float32)).astype(v.dtype))
+    golden = goldens.load("43")
+    inp = run.inputs("43", golden["seed"], golden["size"])
+    ours = sides.jax_results("43", inp.shape, inp.state_dict, inp.batches, setup.recipe("43", "float32"),
+                             inp.synthetic, model_checks=False)
+    updates = [c for c in checks.FLEX_FP32 if c.key.startswith("update")]
+    rows = checks.compare(updates, ours, golden["results"]["float32"], golden=True,
+                          ns_params=run.ns_params("43", inp), vector_params=run.vector_params(inp))
+    failed = {r.label.split(" (")[0] for r in rows if not r.ok}
+    assert failed == {"update step 0, Newton-Schulz", "update step 1, Newton-Schulz"}
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "parity", *args], capture_output=True, text=True)
 

@@ -33,13 +33,16 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
         direction = orthogonal_nesterov(rule.momentum, rule.ns_steps, jnp.dtype(rule.ns_dtype), stack_sharding)
         return optax.chain(direction, lr)
     if isinstance(rule, hp.Muon):
+        lr = optax.scale_by_learning_rate(_lr(rule.lr * rule.lr_mul, schedule))
+        # upstream's eff_wd: the group's lr (before the parameter's lr_mul) times the decay
+        decay = _lr(rule.lr * rule.cautious_weight_decay, schedule) if rule.cautious_weight_decay else None
         orth = Orthogonalizer(rule.ns_steps, jnp.dtype(rule.ns_dtype), rule.ns_normalize, rule.ns_form,
                               rule.qkv_split, rule.scale,
                               jnp.dtype(rule.update_dtype) if rule.update_dtype else None, rule.bank,
                               rule.ns_coefficients)
         direction = nesterov_orthogonalized(orth, rule.momentum, rule.nesterov, rule.momentum_warmup, stack_sharding,
                                             rule.momentum_form, rule.momentum_warmup_form, rule.momentum_cooldown,
-                                            schedule.steps, rule.normuon_beta2, rule.normuon_per_block)
+                                            schedule.steps, rule.normuon_beta2, rule.normuon_per_block, decay)
         return optax.chain(direction, lr)
     if isinstance(rule, hp.DistAdam):
         # the lr enters inside the rule: upstream multiplies it into the bias-correction factor

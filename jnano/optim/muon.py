@@ -126,6 +126,16 @@ def normuon(v: jax.Array, second: jax.Array, beta2: float, axis: int | None = No
     return x.astype(dt), second
 
 
+def cautious_weight_decay(v: jax.Array, p: jax.Array, coefficient) -> jax.Array:
+    """#43 (2025-11-10 CautiousWD): decay only the weights whose update already points the
+    same way, `v + coefficient * [v * p >= 0] * p`, summed in fp32 and rounded to `v`'s dtype
+    (upstream's in-place `v.addcmul_(p, eff_wd * mask)`)."""
+    f32 = jnp.float32
+    x, w = v.astype(f32), p.astype(f32)
+    gate = jnp.where(x * w >= 0, jnp.asarray(coefficient, f32), 0.0).astype(p.dtype).astype(f32)
+    return (x + w * gate).astype(v.dtype)
+
+
 class MuonState(NamedTuple):
     count: jax.Array
     momentum_buffer: optax.Updates
@@ -209,8 +219,11 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
                             momentum_warmup=None, stack_sharding=None,
                             momentum_form: str = "sum", warmup_form: str = "mix", cooldown: int = 0,
                             total: int | None = None, normuon_beta2: float | None = None,
-                            normuon_per_block: bool = False) -> optax.GradientTransformation:
+                            normuon_per_block: bool = False, decay=None) -> optax.GradientTransformation:
     """Nesterov momentum, then the orthogonalized direction.
+
+    `decay(count)`: the coefficient of #43's cautious weight decay (NorMuon only), added to the
+    normalised direction before the shape scale (`cautious_weight_decay`).
 
     momentum_form "sum" (#4-#14): `buf = mu*buf + g; g = g + mu*buf`.
     "lerp" (#15 on): `buf = lerp(buf, g, 1-mu); g = lerp(g, buf, mu)` (see `torch_lerp`).
@@ -235,8 +248,12 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
         second = jax.tree.map(second_moment_like, params) if normuon_beta2 is not None else None
         return MuonState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params), second)
 
+    if decay is not None and normuon_beta2 is None:
+        raise ValueError("cautious weight decay (#43 on) comes with NorMuon only")
+
     def update(grads, state, params=None):
-        del params
+        if decay is not None and params is None:
+            raise ValueError("cautious weight decay needs the parameters: call update(grads, state, params)")
         if momentum_form == "lerp":
             w_grad, w_buf = lerp_weights(state.count, momentum, momentum_warmup, warmup_form, cooldown, total)
             buf = jax.tree.map(lambda b, g: torch_lerp(b, g, w_grad), state.momentum_buffer, grads)
@@ -249,10 +266,13 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
         if normuon_beta2 is None:
             return jax.tree.unflatten(treedef, orthogonalizer(leaves, stack_sharding)), MuonState(state.count + 1, buf)
         outs, seconds = [], []
-        for (v, factor), second, g in zip(orthogonalizer.orthogonalized(leaves, stack_sharding),
-                                          treedef.flatten_up_to(state.second_moment), leaves):
+        weights = treedef.flatten_up_to(params) if decay is not None else [None] * len(leaves)
+        for (v, factor), second, g, p in zip(orthogonalizer.orthogonalized(leaves, stack_sharding),
+                                             treedef.flatten_up_to(state.second_moment), leaves, weights):
             normed, second = normuon(view(v), second, normuon_beta2, normuon_axis(v.shape))
             v = normed.reshape(v.shape)
+            if p is not None:
+                v = cautious_weight_decay(v, p, decay(state.count))
             outs.append(orthogonalizer.finish(v, factor, g.dtype))
             seconds.append(second)
         return (jax.tree.unflatten(treedef, outs),
