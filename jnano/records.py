@@ -229,6 +229,9 @@ _NORMUON_42 = _dist_adam_groups(
     polar_express=True, muon_lr_muls=(("blocks.*.mlp.c_fc", 2.0),)).with_rules(
     every=2, betas=(0.65, 0.95), momentum_warmup_form="set", momentum_cooldown=50, normuon_beta2=0.95,
     normuon_per_block=True, step_size_float64=True)
+# #43's: cautious weight decay 1.2 on NorMuon (#44 the same)
+_CAUTIOUS_43 = _NORMUON_42.with_schedule(CooldownToFloor(2205, 0.5, 0.1, extension=40)).with_rules(
+    cautious_weight_decay=1.2)
 
 _RECORDS: tuple[Record, ...] = (
     Record(
@@ -897,13 +900,27 @@ _RECORDS: tuple[Record, ...] = (
         stage="s20_backout",
         model=_frozen(**FLEX, window=13),
         training=_rows_32k(2245),
-        optimizer=_NORMUON_42.with_schedule(CooldownToFloor(2205, 0.5, 0.1, extension=40)).with_rules(
-            cautious_weight_decay=1.2),
+        optimizer=_CAUTIOUS_43,
         bf16_params=BF16_SMEAR,
         upstream=_log("2025-11-10_CautiousWD/1aac0132-a891-4ed9-b358-0fd2abd1b019.txt"),
         window=THIRDS_42,
         notes="Cautious weight decay 1.2 on NorMuon, scaled by the scheduled lr: a weight decays only "
               "where its update has its sign.",
+    ),
+    Record(
+        id="44",
+        date="2025-11-16",
+        time="2.269 minutes",
+        description="Backward hooks on Adam, Profiling 101",
+        stage="s20_backout",
+        model=_frozen(**FLEX, window=13),
+        training=_rows_32k(2245),
+        optimizer=_CAUTIOUS_43,
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-10-31_AdamSyncGradientHook/0c17cdfd-772c-4906-8d11-141b370599a0.txt"),
+        window=THIRDS_42,
+        notes="Systems only: Adam's reduce-scatters start in gradient hooks during the backward of odd "
+              "steps; the same function as #43.",
     ),
 )
 

@@ -262,6 +262,7 @@ class FlexDriver(TopLevelDriver):
         self._casts, self._setup = code(plan.casts), code(plan.setup)
         self._window_init, self._window_pre = code(plan.window_init), code(plan.window_pre)
         self._hooks_init, self._hooks = code(plan.hooks_init), code(plan.hooks)
+        self._micro_pre = code(plan.micro_pre)
         self._setup_names = set().union(set(), *(toplevel._stores(s) for s in plan.setup.body))
         self._window_model, self._window_step = None, -1  # whose window state the module holds
         self._window_args = [compile(ast.Expression(a), filename, "eval") for a in plan.window_args]
@@ -481,6 +482,8 @@ class FlexDriver(TopLevelDriver):
         self.torch_proxy.buffer_dtype = torch.float32 if fp32_ns else None
         with self._ns(fp32_ns), single_process(), quiet(), flex.on_cpu():
             exec(self._hooks_init, ns)
+            exec(self._micro_pre, ns)
+            _fire_gradient_hooks(model)
             exec(self._hooks, ns)
         if not self.plan.clears_grads:  # #39's odd steps clear them, its even steps keep Adam's
             model.zero_grad(True)  # set_to_none
@@ -491,6 +494,17 @@ class FlexDriver(TopLevelDriver):
             loss.backward()
         self.apply_gradients(model, opt, step, fp32_ns)
         return loss.item()
+
+
+def _fire_gradient_hooks(model) -> None:
+    """Call every post-accumulate-grad hook on the gradients as they stand, as the last backward
+    of the step would with the loop's flags now set (#44's Adam starts its reduce-scatters in
+    them). Gradients set without a backward (parity's synthetic ones) need this; after a real
+    backward the hooks run again on the same gradients, which they only read."""
+    for p in model.parameters():
+        if p.grad is not None:
+            for hook in (getattr(p, "_post_accumulate_grad_hooks", None) or {}).values():
+                hook(p)
 
 
 DRIVERS = {d.family: d for d in (LlmcDriver, TrainGpt2AdamWDriver, TrainGpt2OrthogonalNesterovDriver, TopLevelDriver,

@@ -125,7 +125,7 @@ _ENTRIES = (
     Entry('43', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-10_CautiousWD/1aac0132-a891-4ed9-b358-0fd2abd1b019.txt',
           '5a0582b1ce51a13f605c0976cb7bfc67285e0d82e3ac265d184947d4fe838b73', "flex"),
     Entry('44', MODDED, MODDED_HEAD, 'records/track_1_short/2025-10-31_AdamSyncGradientHook/0c17cdfd-772c-4906-8d11-141b370599a0.txt',
-          '04d0d24b9e3f3e9c90a1e244467d0c9d1facbcc142d2ae64ac1234cf27dd1732', None),
+          '04d0d24b9e3f3e9c90a1e244467d0c9d1facbcc142d2ae64ac1234cf27dd1732', "flex"),
     Entry('45', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-18_RefineSkip/00f4e1e6-0044-4a08-b88a-3b7ec0624081.txt',
           '12d45a8994def8c6de24fe68eb152035c892c549a8874ade4b63adb6b18fcf13', None),
     Entry('46', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-29_BatchSizeSchedule/10e8f7c6-7175-4467-bdb0-a5de25d771a6.txt',

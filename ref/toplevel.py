@@ -92,6 +92,10 @@ class FlexPlan:
     # the hooks clear gradients themselves (`zero_grad`, also inside a top-level function they
     # call: #41's `step_optimizers`), so the driver must not: #39 on keep Adam's over even steps
     clears_grads: bool = False
+    # statements of the micro-step loop around the training call, run as on its last micro-step
+    # (#44 on: `if idx == grad_accum_steps - 1 and step % 2 == 1: optimizers[0].should_sync = True`,
+    # which arms the Adam gradient hooks that the backward fires)
+    micro_pre: ast.Module = field(default_factory=lambda: _mod([]))
 
 
 def _mod(stmts: list[ast.stmt]) -> ast.Module:
@@ -243,11 +247,26 @@ def flex_plan(source: str) -> FlexPlan:
                          and ".backward(" not in ast.unparse(s)):
             hooks.insert(0, s)
             needed |= _loads(s)
-    reads = set().union(set(), *(_loads(s) for s in hooks))
+    micro_pre = _micro_step_statements(loop.body[j], call)
+    reads = set().union(set(), *(_loads(s) for s in hooks + micro_pre))
     hooks_init = _top_level_defs(body, stop, reads - set().union(set(), *(_stores(s) for s in setup)))
     dropped = [ast.unparse(s).splitlines()[0] for s in after if s not in hooks]
     called = {n.func.id for s in hooks for n in ast.walk(s) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     functions = [s for s in body if isinstance(s, ast.FunctionDef) and s.name in called]
     clears = any("zero_grad" in ast.unparse(s) for s in hooks + functions)
     return FlexPlan(_mod(casts), _mod(setup), _mod(window_init), _mod(pre), window_args, window_kwargs,
-                    _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names, clears)
+                    _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names, clears, _mod(micro_pre))
+
+
+def _micro_step_statements(stmt: ast.stmt, call: ast.Call) -> list[ast.stmt]:
+    """Where the training call sits in a micro-step loop (`for idx in range(grad_accum_steps)`),
+    that loop's statements before it other than the loader's, with the loop variable bound to
+    its last value: one process's one backward stands for the last micro-step."""
+    if not isinstance(stmt, ast.For):
+        return []
+    k = next(i for i, s in enumerate(stmt.body) if any(n is call for n in ast.walk(s)))
+    kept = [s for s in stmt.body[:k] if "next(" not in ast.unparse(s)]
+    if not kept:
+        return []
+    last = ast.parse(f"{ast.unparse(stmt.target)} = list({ast.unparse(stmt.iter)})[-1]").body
+    return last + kept

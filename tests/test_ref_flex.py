@@ -165,6 +165,25 @@ def test_window_statements_keep_only_what_sets_the_window():
     assert len(kept) == 2
 
 
+def test_micro_step_statements_run_as_the_last_micro_step():
+    """#44 arms its Adam hooks inside the micro-step loop; the loader's `next` is not run."""
+    import ast
+
+    from ref.toplevel import _micro_step_statements
+
+    loop = ast.parse(
+        "for idx in range(grad_accum_steps):\n"
+        "    if idx == grad_accum_steps - 1 and step % 2 == 1:\n        optimizers[0].should_sync = True\n"
+        "    inputs, targets = next(train_loader)\n"
+        "    model(inputs, targets).backward()\n").body[0]
+    call = loop.body[2].value.func.value
+    kept = _micro_step_statements(loop, call)
+    ns = {"grad_accum_steps": 8, "step": 3, "optimizers": [SimpleNamespace(should_sync=False)]}
+    exec(compile(ast.Module(body=kept, type_ignores=[]), "<loop>", "exec"), ns)
+    assert ns["idx"] == 7 and ns["optimizers"][0].should_sync
+    assert not any("next(" in ast.unparse(k) for k in kept)
+
+
 # -- genuine upstream code -----------------------------------------------------------------------
 
 _LOADED: dict[str, ref.Reference] = {}
@@ -303,3 +322,29 @@ def test_flex_record_trains_with_the_masks_of_the_note(record, modded_checkout):
     assert not unchanged, unchanged
     assert all(p.grad is None for p in model.parameters())
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.upstream
+def test_44_adam_steps_through_its_gradient_hooks(modded_checkout, monkeypatch):
+    """#44's DistAdam updates only the parameters whose hooks ran with `should_sync` set (odd
+    steps, last micro-step): the driver must arm and fire them, also for gradients set by hand."""
+    from ref import drivers
+
+    def adam_moves(fire: bool) -> bool:
+        if not fire:
+            monkeypatch.setattr(drivers, "_fire_gradient_hooks", lambda model: None)
+        up = ref.load("44", modded_checkout)
+        model, _ = _build(up, "44")
+        opt = up.build_optimizer(model, SimpleNamespace(num_scheduled_iterations=12))
+        head = dict(model.named_parameters())["lm_head.weight"]
+        before = head.detach().clone()
+        for step in (0, 1):
+            for p in model.parameters():
+                g = torch.full_like(p, 1e-3)
+                p.grad = g if p.grad is None else p.grad + g
+            up.apply_gradients(model, opt, step)
+        monkeypatch.undo()
+        return not torch.equal(head.detach(), before)
+
+    assert adam_moves(fire=True)
+    assert not adam_moves(fire=False)
