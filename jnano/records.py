@@ -922,6 +922,20 @@ _RECORDS: tuple[Record, ...] = (
         notes="Systems only: Adam's reduce-scatters start in gradient hooks during the backward of odd "
               "steps; the same function as #43.",
     ),
+    Record(
+        id="45",
+        date="2025-11-18",
+        time="2.248 minutes",
+        description="Refine skip arch, update exponential decay init",
+        stage="s21_single_skip",
+        model=_frozen(**FLEX, window=13),
+        training=_rows_32k(2225),
+        optimizer=_CAUTIOUS_43.with_schedule(CooldownToFloor(2185, 0.5, 0.1, extension=40)),
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-11-18_RefineSkip/00f4e1e6-0044-4a08-b88a-3b7ec0624081.txt"),
+        window=THIRDS_42,
+        notes="One skip connection, block 4 -> block 7; the blocks' stream lambdas start at 1.1.",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

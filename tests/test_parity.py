@@ -245,3 +245,21 @@ def test_exported_state_dict_loads_into_upstream_class(record, upstream):
     # and back: upstream's own state_dict (its buffers included) loads into ours
     again = jnano.from_state_dict(record, theirs.state_dict(), **shape)
     np.testing.assert_allclose(np.asarray(again(jnp.asarray(idx), **kwargs)), ours, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.upstream
+@pytest.mark.parametrize("record", [r for r in RECORDS if setup.is_flex(r)])
+def test_packed_scalars_start_as_upstreams(record, upstream):
+    """The packed scalars (#24 on) are a constant init: skip gates, block and attention lambdas,
+    smear and backout, padding; ours must equal upstream's constructor's."""
+    import torch
+
+    import ref
+
+    ours = jnano.to_state_dict(jnano.build_model(record, seed=0, **setup.shape(record))).get("scalars")
+    if ours is None:
+        pytest.skip(f"#{record} keeps its scalars apart (packed from #24 on)")
+    up = ref.load(record, upstream)
+    torch.manual_seed(0)
+    theirs = up.build_model(**setup.upstream_shape(record, setup.shape(record), 256)).state_dict()["scalars"]
+    np.testing.assert_array_equal(ours, theirs.float().numpy())

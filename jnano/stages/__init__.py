@@ -36,7 +36,8 @@ STAGES: dict[str, str] = {
     "s19_drop_first_attention": "empty block 0, skips 1-5 -> 6-10, long layers at the final window, 40 extension steps (35)",
     "s19b_flat_qkvo_bank": "qkvo_w stored flat (d, 4d), Muon grouped by module: banks orthogonalised blockwise (36)",
     "s19c_bf16_cross_entropy": "bf16 logits through the sigmoid, bf16 training cross entropy (37; 38 Polar Express, 39 Adam every 2nd step)",
-    "s20_backout": "the stream gives back a learned share of block 8's output before the norm (40)",
+    "s20_backout": "the stream gives back a learned share of block 8's output before the norm (40; 41-42 NorMuon, 43-44 cautious weight decay)",
+    "s21_single_skip": "one skip, block 4 -> block 7, block lambdas start at 1.1 (45)",
 }
 
 

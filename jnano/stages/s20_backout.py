@@ -8,7 +8,9 @@ The run of L zeros after the attention lambdas (#34) shrinks to the two lambdas 
 
 Record #41 "NorMuon" (2025-10-24, 2.345 min) runs this model under NorMuon
 (`jnano.hparams.Muon.normuon_beta2`), and so does #42 "Update NorMuon LR, Step Logic"
-(2025-10-27, 2.313 min; banks normalised per block, c_fc at twice the lr).
+(2025-10-27, 2.313 min; banks normalised per block, c_fc at twice the lr), #43
+"Cautious weight decay w/ schedule" (2025-11-10, 2.284 min) and #44 "Backward hooks on Adam"
+(2025-11-16, 2.269 min; systems only).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from jnano.nn.precision import scaled
 from jnano.stages import s19c_bf16_cross_entropy
 from jnano.stages.s19c_bf16_cross_entropy import Config, config_from_shapes  # noqa: F401 - the stage's contract
 
-RECORDS = ("40", "41", "42")
+RECORDS = ("40", "41", "42", "43", "44")
 BACKOUT_BLOCK = 8
 BACKOUT_INIT = 0.5
 
