@@ -78,7 +78,22 @@ class CooldownToFloor(_Length):
     extension_cools: bool = False
 
 
-Schedule = CosineWithWarmup | Trapezoid | CooldownToFloor
+@dataclass(frozen=True)
+class StagedCooldown(_Length):
+    """#46 (2025-11-29 BatchSizeSchedule): the peak multiplier steps up with the batch size,
+    `peaks` = ((x, m), ...): m once `step / num_iterations > x` (1 before the first); from
+    `x >= 1 - cooldown_frac` it cools linearly from that peak, `peak * w + (1 - w) * floor` with
+    `w = (1 - x) / cooldown_frac`, reaching the floor at `num_iterations`. The `extension` steps
+    past it run at the floor exactly (no 0.9999 clamp, unlike `CooldownToFloor`)."""
+
+    num_iterations: int
+    cooldown_frac: float
+    floor: float
+    peaks: tuple[tuple[float, float], ...]
+    extension: int = 0
+
+
+Schedule = CosineWithWarmup | Trapezoid | CooldownToFloor | StagedCooldown
 
 
 # --- per-gradient transforms applied before the optimizer rules ---------------------------------
@@ -404,6 +419,24 @@ DataSpec = StrideData | GlobalData | SequentialData | BosAlignedData | PackedDat
 
 
 @dataclass(frozen=True)
+class BatchStages:
+    """#46 (2025-11-29 BatchSizeSchedule): global tokens per step by stage, each stage an equal
+    share of the scheduled steps (upstream's `get_bs`: stage `int(len(stages) * step / scheduled)`),
+    then `extension` tokens from step `scheduled` on."""
+
+    stages: tuple[int, ...]
+    extension: int
+
+    def tokens(self, step: int, scheduled: int) -> int:
+        if step >= scheduled:
+            return self.extension
+        return self.stages[int(len(self.stages) * (step / scheduled))]
+
+    def scaled(self, factor: float) -> "BatchStages":
+        return BatchStages(tuple(round(t * factor) for t in self.stages), round(self.extension * factor))
+
+
+@dataclass(frozen=True)
 class Training:
     """Batch geometry and run length as upstream ran it on 8 GPUs.
 
@@ -420,6 +453,8 @@ class Training:
     world: int = 8
     data: DataSpec = StrideData()
     val_seq_len: int | None = None  # tokens per validation row when it differs (#21 on: 262,144)
+    # #46 on: the batch grows in stages (`batch_tokens`/`seq_len` are then the first stage's)
+    batch_stages: BatchStages | None = None
 
 
 @dataclass(frozen=True)
@@ -436,10 +471,12 @@ class Upstream:
 
 __all__ = [
     "AdamW",
+    "BatchStages",
     "BosAlignedData",
     "ClipGlobalNorm",
     "CooldownToFloor",
     "CosineWithWarmup",
+    "StagedCooldown",
     "DistAdam",
     "FP8Scales",
     "FP8_SCALES_19",

@@ -14,6 +14,8 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from jnano.hparams import (
+    BatchStages,
+    StagedCooldown,
     POLAR_EXPRESS_COEFFS,
     AdamW,
     BosAlignedData,
@@ -229,6 +231,12 @@ _NORMUON_42 = _dist_adam_groups(
     polar_express=True, muon_lr_muls=(("blocks.*.mlp.c_fc", 2.0),)).with_rules(
     every=2, betas=(0.65, 0.95), momentum_warmup_form="set", momentum_cooldown=50, normuon_beta2=0.95,
     normuon_per_block=True, step_size_float64=True)
+def _with_muon_lr(recipe: OptimizerRecipe, lr: float) -> OptimizerRecipe:
+    """`recipe` with every Muon group's base lr set to `lr` (per-parameter `lr_mul`s kept)."""
+    return replace(recipe, groups=tuple(replace(g, rule=replace(g.rule, lr=lr)) if isinstance(g.rule, Muon) else g
+                                        for g in recipe.groups))
+
+
 # #43's: cautious weight decay 1.2 on NorMuon (#44 the same)
 _CAUTIOUS_43 = _NORMUON_42.with_schedule(CooldownToFloor(2205, 0.5, 0.1, extension=40)).with_rules(
     cautious_weight_decay=1.2)
@@ -935,6 +943,24 @@ _RECORDS: tuple[Record, ...] = (
         upstream=_log("2025-11-18_RefineSkip/00f4e1e6-0044-4a08-b88a-3b7ec0624081.txt"),
         window=THIRDS_42,
         notes="One skip connection, block 4 -> block 7; the blocks' stream lambdas start at 1.1.",
+    ),
+    Record(
+        id="46",
+        date="2025-11-29",
+        time="2.203 minutes",
+        description="Batch size schedule",
+        stage="s21_single_skip",
+        model=_frozen(**FLEX, window=13),
+        # 131K, 262K, 393K tokens (16K, 32K, 48K per GPU) over the thirds, 393K in the extension
+        training=replace(_rows_32k(2160), batch_tokens=131_072, seq_len=16_384,
+                         batch_stages=BatchStages((131_072, 262_144, 393_216), extension=393_216)),
+        optimizer=_with_muon_lr(_CAUTIOUS_43, 0.023).with_schedule(
+            StagedCooldown(2120, 0.55, 0.1, peaks=((0.33, 1.51), (0.66, 1.93)), extension=40)),
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-11-29_BatchSizeSchedule/10e8f7c6-7175-4467-bdb0-a5de25d771a6.txt"),
+        window=THIRDS_42,
+        notes="The batch grows 131K -> 262K -> 393K tokens over the thirds of the schedule, the peak lr "
+              "with it (x1, x1.51, x1.93); cooldown over the last 55%, the extension at the floor; NorMuon lr 0.023.",
     ),
 )
 

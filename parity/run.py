@@ -173,7 +173,11 @@ def hyperparameter_row(reference, record: str) -> checks.Row | None:
     if "num_scheduled_iterations" in values:  # #41 on: the total under the old name
         table = {**table, **setup.for_declared(table, values)}
     shared = sorted(set(values) & set(table))
-    wrong = {k: (table[k], values[k]) for k in shared if not np.isclose(float(table[k]), float(values[k]))}
+    def same(a, b) -> bool:  # numbers, or tuples of them (#46's batch stages)
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        return a.shape == b.shape and bool(np.allclose(a, b))
+
+    wrong = {k: (table[k], values[k]) for k in shared if not same(table[k], values[k])}
     reason = f"our record table vs {where}, {len(shared)} values: " + ", ".join(shared)
     if wrong:
         reason += "; differing (ours, upstream's): " + ", ".join(f"{k}={v}" for k, v in wrong.items())

@@ -95,6 +95,8 @@ def short_schedule(schedule: hp.Schedule) -> hp.Schedule:
         return dataclasses.replace(schedule, num_iterations=8, extension=2)
     if isinstance(schedule, hp.CooldownToFloor):
         return dataclasses.replace(schedule, num_iterations=12)
+    if isinstance(schedule, hp.StagedCooldown):  # #46: peaks from steps 3 and 6, cooling from 4
+        return dataclasses.replace(schedule, num_iterations=8, extension=2)
     raise TypeError(f"no short form for schedule {schedule!r}")
 
 
@@ -166,12 +168,14 @@ def table_args(record: str) -> dict:
     out = vars(upstream_args(record, rec.optimizer)).copy()
     if entry_for(record).family == "flex":
         s = rec.optimizer.schedule
-        if isinstance(s, hp.CooldownToFloor):
+        if isinstance(s, (hp.CooldownToFloor, hp.StagedCooldown)):
             out.update(cooldown_frac=s.cooldown_frac, batch_size=t.batch_tokens)  # tokens, #18 on
         else:
             out.update(batch_size=t.batch_tokens // t.seq_len, device_batch_size=t.device_batch)  # rows
         out.update(sequence_length=t.seq_len, seq_len=t.seq_len, train_seq_len=t.seq_len,
                    val_loss_every=t.val_every, val_tokens=t.val_tokens)
+        if t.batch_stages is not None:  # #46
+            out.update(train_bs_schedule=t.batch_stages.stages, train_bs_extension=t.batch_stages.extension)
         return out
     out.update(sequence_length=t.seq_len, val_loss_every=t.val_every)
     family = entry_for(record).family

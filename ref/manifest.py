@@ -129,7 +129,7 @@ _ENTRIES = (
     Entry('45', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-18_RefineSkip/00f4e1e6-0044-4a08-b88a-3b7ec0624081.txt',
           '12d45a8994def8c6de24fe68eb152035c892c549a8874ade4b63adb6b18fcf13', "flex"),
     Entry('46', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-29_BatchSizeSchedule/10e8f7c6-7175-4467-bdb0-a5de25d771a6.txt',
-          'fafb96a23780614912a11a74323e4f0504c542c49a30f3234a38a80eee14d686', None),
+          'fafb96a23780614912a11a74323e4f0504c542c49a30f3234a38a80eee14d686', "flex"),
     Entry('47', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-10_SALambdaOnWeights/15ef5eaf-56e1-40e1-9ddf-af010027c9dd.txt',
           'fb21b7e099c912a7e42581d710a40dad8b9c3716de7956d5a37bd1e3873b8f68', None),
     Entry('48', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-11_NorMuonOptimsAndFixes/NorMuon Fixes and PreMul-O - 06113.txt',

@@ -153,12 +153,15 @@ def _is_validation(stmt: ast.stmt) -> bool:
 
 
 def _batch_names(loop: ast.For) -> list[str]:
-    """The names after (inputs, targets) that `... = next(train_loader)` unpacks in the loop."""
+    """The names after (inputs, targets) that `... = next(train_loader)` (#46 on:
+    `train_loader.send(send_args)`) unpacks in the loop."""
     for node in ast.walk(loop):
-        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
-                and isinstance(node.value.func, ast.Name) and node.value.func.id == "next"
-                and "train" in ast.unparse(node.value.args[0]) and isinstance(node.targets[0], ast.Tuple)):
-            return [e.id for e in node.targets[0].elts[2:] if isinstance(e, ast.Name)]
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and isinstance(node.targets[0], ast.Tuple):
+            f = node.value.func
+            is_next = isinstance(f, ast.Name) and f.id == "next" and "train" in ast.unparse(node.value.args[0])
+            is_send = isinstance(f, ast.Attribute) and f.attr == "send" and "train" in ast.unparse(f.value)
+            if is_next or is_send:
+                return [e.id for e in node.targets[0].elts[2:] if isinstance(e, ast.Name)]
     return []
 
 
@@ -260,12 +263,14 @@ def flex_plan(source: str) -> FlexPlan:
 
 def _micro_step_statements(stmt: ast.stmt, call: ast.Call) -> list[ast.stmt]:
     """Where the training call sits in a micro-step loop (`for idx in range(grad_accum_steps)`),
-    that loop's statements before it other than the loader's, with the loop variable bound to
+    that loop's statements before it other than the loader's (`next(train_loader)`, #46's
+    `train_loader.send(...)`: whatever binds the call's tokens), with the loop variable bound to
     its last value: one process's one backward stands for the last micro-step."""
     if not isinstance(stmt, ast.For):
         return []
     k = next(i for i, s in enumerate(stmt.body) if any(n is call for n in ast.walk(s)))
-    kept = [s for s in stmt.body[:k] if "next(" not in ast.unparse(s)]
+    batch = set().union(*(_loads(a) for a in call.args[:2]))  # what the loader yields
+    kept = [s for s in stmt.body[:k] if "next(" not in ast.unparse(s) and not batch & _stores(s)]
     if not kept:
         return []
     last = ast.parse(f"{ast.unparse(stmt.target)} = list({ast.unparse(stmt.iter)})[-1]").body

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jnano.hparams import CooldownToFloor, CosineWithWarmup, Schedule, Trapezoid
+from jnano.hparams import CooldownToFloor, CosineWithWarmup, Schedule, StagedCooldown, Trapezoid
+
+
+def _staged_host(s: StagedCooldown, step: int) -> float:
+    if step > s.num_iterations:
+        return s.floor
+    x = step / s.num_iterations
+    peak = 1.0
+    for threshold, value in s.peaks:
+        if x > threshold:
+            peak = value
+    if x >= 1 - s.cooldown_frac:
+        w = (1 - x) / s.cooldown_frac
+        return peak * w + (1 - w) * s.floor
+    return peak
+
+
+def _first_step(n: int, holds) -> int:
+    """The first step s in 0..n with `holds(s / n)` in float64 (upstream's comparisons), n + 1
+    if none: thresholds compared on the host, so float32 cannot move a boundary."""
+    return next((s for s in range(n + 1) if holds(s / n)), n + 1)
 
 
 def host_multiplier(schedule: Schedule, step: int) -> float:
     """`multiplier` in float64 on the host, as upstream's Python `get_lr` computes it
     (CooldownToFloor records, for #42's float64 Adam step sizes)."""
+    if isinstance(schedule, StagedCooldown):
+        return _staged_host(schedule, step)
     if not isinstance(schedule, CooldownToFloor):
         raise TypeError(f"no host form for schedule {schedule!r}")
     x = step / (schedule.steps if schedule.extension_cools else schedule.num_iterations)
@@ -41,4 +63,13 @@ def multiplier(schedule: Schedule, step) -> jnp.ndarray:
             x = jnp.minimum(x, 0.9999)
         w = jnp.minimum((1.0 - x) / schedule.cooldown_frac, 1.0)
         return w + (1.0 - w) * schedule.floor
+    if isinstance(schedule, StagedCooldown):
+        n = schedule.num_iterations
+        peak = jnp.float32(1.0)
+        for threshold, value in schedule.peaks:
+            peak = jnp.where(it >= _first_step(n, lambda x, t=threshold: x > t), jnp.float32(value), peak)
+        w = (1.0 - it / n) / schedule.cooldown_frac
+        cooling = it >= _first_step(n, lambda x: x >= 1 - schedule.cooldown_frac)
+        out = jnp.where(cooling, peak * w + (1.0 - w) * schedule.floor, peak)
+        return jnp.where(it > n, jnp.float32(schedule.floor), out)
     raise TypeError(f"unknown schedule {schedule!r}")

@@ -5,6 +5,10 @@ added to the stream before block 7, through the gate sigmoid(skip scalar 1) (ups
 `skip_weights[i - n]` at i = 7, n = 6); the other skip scalars stay in the packed tensor,
 unused. Each block's first lambda (the share of the stream it keeps, scalars[L + 2i]) starts at
 1.1 instead of 1.0.
+
+Record #46 "Batch size schedule" (2025-11-29, 2.203 min) writes the same skip as lists
+(`skip_in = [4]`, `skip_out = [7]`) and trains this model on a growing batch
+(`jnano.hparams.BatchStages`, `StagedCooldown`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from jnano.nn.precision import scaled
 from jnano.stages import s20_backout
 from jnano.stages.s20_backout import Config, config_from_shapes  # noqa: F401 - the stage's contract
 
-RECORDS = ("45",)
+RECORDS = ("45", "46")
 SKIP_FROM, SKIP_TO = 4, 7
 STREAM_LAMBDA_INIT = 1.1
 
