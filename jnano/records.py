@@ -240,6 +240,12 @@ def _with_muon_lr(recipe: OptimizerRecipe, lr: float) -> OptimizerRecipe:
 # #43's: cautious weight decay 1.2 on NorMuon (#44 the same)
 _CAUTIOUS_43 = _NORMUON_42.with_schedule(CooldownToFloor(2205, 0.5, 0.1, extension=40)).with_rules(
     cautious_weight_decay=1.2)
+# #46's: 131K, 262K, 393K tokens (16K, 32K, 48K per GPU) over the thirds, 393K in the extension,
+# the peak lr growing with them (#47 the same)
+_STAGED_BATCH_46 = replace(_rows_32k(2160), batch_tokens=131_072, seq_len=16_384,
+                           batch_stages=BatchStages((131_072, 262_144, 393_216), extension=393_216))
+_STAGED_46 = _with_muon_lr(_CAUTIOUS_43, 0.023).with_schedule(
+    StagedCooldown(2120, 0.55, 0.1, peaks=((0.33, 1.51), (0.66, 1.93)), extension=40))
 
 _RECORDS: tuple[Record, ...] = (
     Record(
@@ -951,16 +957,28 @@ _RECORDS: tuple[Record, ...] = (
         description="Batch size schedule",
         stage="s21_single_skip",
         model=_frozen(**FLEX, window=13),
-        # 131K, 262K, 393K tokens (16K, 32K, 48K per GPU) over the thirds, 393K in the extension
-        training=replace(_rows_32k(2160), batch_tokens=131_072, seq_len=16_384,
-                         batch_stages=BatchStages((131_072, 262_144, 393_216), extension=393_216)),
-        optimizer=_with_muon_lr(_CAUTIOUS_43, 0.023).with_schedule(
-            StagedCooldown(2120, 0.55, 0.1, peaks=((0.33, 1.51), (0.66, 1.93)), extension=40)),
+        training=_STAGED_BATCH_46,
+        optimizer=_STAGED_46,
         bf16_params=BF16_SMEAR,
         upstream=_log("2025-11-29_BatchSizeSchedule/10e8f7c6-7175-4467-bdb0-a5de25d771a6.txt"),
         window=THIRDS_42,
         notes="The batch grows 131K -> 262K -> 393K tokens over the thirds of the schedule, the peak lr "
               "with it (x1, x1.51, x1.93); cooldown over the last 55%, the extension at the floor; NorMuon lr 0.023.",
+    ),
+    Record(
+        id="47",
+        date="2025-12-10",
+        time="2.193 minutes",
+        description="Multiply attn lambda with weight instead of data, fix warmup",
+        stage="s22_lambda_on_weights",
+        model=_frozen(**FLEX, window=13),
+        training=_STAGED_BATCH_46,
+        optimizer=_STAGED_46,
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-12-10_SALambdaOnWeights/15ef5eaf-56e1-40e1-9ddf-af010027c9dd.txt"),
+        window=THIRDS_42,
+        notes="The attention's lambda_0 multiplies the q/k/v weights, not the values; the compile warmup "
+              "runs #46's stages (outside the function).",
     ),
 )
 

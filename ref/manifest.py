@@ -131,7 +131,7 @@ _ENTRIES = (
     Entry('46', MODDED, MODDED_HEAD, 'records/track_1_short/2025-11-29_BatchSizeSchedule/10e8f7c6-7175-4467-bdb0-a5de25d771a6.txt',
           'fafb96a23780614912a11a74323e4f0504c542c49a30f3234a38a80eee14d686', "flex"),
     Entry('47', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-10_SALambdaOnWeights/15ef5eaf-56e1-40e1-9ddf-af010027c9dd.txt',
-          'fb21b7e099c912a7e42581d710a40dad8b9c3716de7956d5a37bd1e3873b8f68', None),
+          'fb21b7e099c912a7e42581d710a40dad8b9c3716de7956d5a37bd1e3873b8f68', "flex"),
     Entry('48', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-11_NorMuonOptimsAndFixes/NorMuon Fixes and PreMul-O - 06113.txt',
           'b45b72b73970f439cae9163fdd1762e11c6a4f1307c7697d75103d8c8d0a1464', None),
     Entry('49', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-14_PartialKeyOffset/150d40bf-c20b-4568-aac9-26eb919e25fd.txt',

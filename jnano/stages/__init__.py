@@ -37,7 +37,8 @@ STAGES: dict[str, str] = {
     "s19b_flat_qkvo_bank": "qkvo_w stored flat (d, 4d), Muon grouped by module: banks orthogonalised blockwise (36)",
     "s19c_bf16_cross_entropy": "bf16 logits through the sigmoid, bf16 training cross entropy (37; 38 Polar Express, 39 Adam every 2nd step)",
     "s20_backout": "the stream gives back a learned share of block 8's output before the norm (40; 41-42 NorMuon, 43-44 cautious weight decay)",
-    "s21_single_skip": "one skip, block 4 -> block 7, block lambdas start at 1.1 (45)",
+    "s21_single_skip": "one skip, block 4 -> block 7, block lambdas start at 1.1 (45; 46 batch-size stages)",
+    "s22_lambda_on_weights": "the attention's lambda_0 scales the q/k/v weights, v + lambda_1 ve (47)",
 }
 
 

@@ -37,10 +37,22 @@ def merged_qkv_attention(x, qkv_w: Float[Array, "3 hdim dim"], n_head: int, vi, 
     """Heads side by side, (B, T, hdim), before the output projection: q | k | v from
     `x @ qkv_w.flatten(0, 1).T`, v mixed with the value embedding by `lambdas`. `rope`: the
     (cos, sin) tables (default: the half-truncated ones of #17 on)."""
-    B, T, _ = x.shape
-    qkv = x @ qkv_w.reshape(-1, x.shape[-1]).astype(x.dtype).T
-    q, k, v = jnp.split(qkv.reshape(B, T, 3 * n_head, -1), 3, axis=2)
+    q, k, v = qkv_heads(x, qkv_w.astype(x.dtype), n_head)
     v = scaled(lambdas[0], v) if vi is None else scaled(lambdas[0], v) + scaled(lambdas[1], vi.reshape(v.shape))
+    return rope_attention(q, k, v, mask, rope, scale)
+
+
+def qkv_heads(x, qkv_w: Float[Array, "3 hdim dim"], n_head: int):
+    """q, k, v, each (B, T, n_head, head_dim), from one matmul with the stacked weights."""
+    B, T, _ = x.shape
+    qkv = x @ qkv_w.reshape(-1, x.shape[-1]).T
+    return jnp.split(qkv.reshape(B, T, 3 * n_head, -1), 3, axis=2)
+
+
+def rope_attention(q, k, v, mask, rope=None, scale=ATTN_SCALE):
+    """QK-norm, RoPE (`rope` tables, default #17's half-truncated ones) and attention; heads
+    side by side, (B, T, hdim)."""
+    B, T = q.shape[:2]
     cos, sin = rotary_cos_sin(T, half_truncated_frequencies(q.shape[-1])) if rope is None else rope
     return qk_norm_rope_attention(q, k, v, cos, sin, mask, scale).reshape(B, T, -1)
 

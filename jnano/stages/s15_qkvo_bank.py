@@ -36,9 +36,13 @@ class QKVOAttention(eqx.Module):
         """[Wq, Wk, Wv, Wo] (#36 stores them flat and views them so)."""
         return self.qkvo_w
 
+    def heads(self, x, bank, vi, lambdas, mask, **attention):
+        """The attention's output, heads side by side, before the output projection."""
+        return merged_qkv_attention(x, bank[:3], self.n_head, vi, lambdas, mask, **attention)
+
     def mixed(self, x, vi, lambdas, mask):
         bank = self.bank()
-        y = merged_qkv_attention(x, bank[:3], self.n_head, vi, lambdas, mask)
+        y = self.heads(x, bank, vi, lambdas, mask)
         return y @ bank[3].astype(y.dtype).T
 
 

@@ -21,7 +21,6 @@ from jnano.hparams import FP8_SCALES_BY_WIDTH_28, FP8Scales, FP8ScalesByWidth
 from jnano.nn import Linear, rms_norm
 from jnano.stages import s15_qkvo_bank
 from jnano.stages.s10_fp8_head import sigmoid_logits
-from jnano.stages.s11_merged_qkv import merged_qkv_attention
 from jnano.stages.s13_packed_scalars import Block
 from jnano.stages.s15_qkvo_bank import config_from_shapes  # noqa: F401 - the stage's contract
 
@@ -43,7 +42,7 @@ class GatedAttention(s15_qkvo_bank.QKVOAttention):
     def mixed(self, x, vi, lambdas, mask, **attention):
         B, T, _ = x.shape
         gate, bank = self.gate(x), self.bank()
-        y = merged_qkv_attention(x, bank[:3], self.n_head, vi, lambdas, mask, **attention)
+        y = self.heads(x, bank, vi, lambdas, mask, **attention)
         y = (y.reshape(B, T, self.n_head, -1) * gate[..., None]).reshape(B, T, -1)
         return y @ bank[3].astype(y.dtype).T
 
