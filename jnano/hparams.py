@@ -211,6 +211,16 @@ class Muon:
     # #43 (2025-11-10 CautiousWD): NorMuon's update becomes `v + lr * wd * [v * p >= 0] * p`
     # (`lr` the scheduled group lr), before the shape scale and the lr
     cautious_weight_decay: float = 0.0
+    # #48 (2025-12-11 NorMuon Fixes and PreMul-O): a bank's blocks are its row blocks (the
+    # (4 d, hdim) parameter stacks Wq, Wk, Wv, Wo), not #36's (bank, rows, cols / bank) view
+    bank_rows: bool = False
+    # #48: NorMuon in one fused pass (`jnano.optim.muon.normuon_fused`: fp32 mean squares, the
+    # norms derived from them), and "rows" for the gates, normalised per row whatever their shape
+    normuon_form: str = "separate"
+    normuon_axis: str = "longer"
+    # "cuda" as the record ran; "cpu" as eager CPU torch rounds a Python scalar in a bf16 op
+    # (#48's `C.add_(X, alpha=a)`: CPU rounds a to bf16 first, CUDA keeps it fp32), for parity
+    scalar_semantics: str = "cuda"
 
 
 # #38 (2025-09-29 PolarExpress, arXiv 2505.16932): one (a, b, c) per iteration (upstream's

@@ -247,6 +247,26 @@ _STAGED_BATCH_46 = replace(_rows_32k(2160), batch_tokens=131_072, seq_len=16_384
 _STAGED_46 = _with_muon_lr(_CAUTIOUS_43, 0.023).with_schedule(
     StagedCooldown(2120, 0.55, 0.1, peaks=((0.33, 1.51), (0.66, 1.93)), extension=40))
 
+
+def _premul_48(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#48's NorMuon over #47's groups: banks in row blocks, the MLP matrices apart (c_proj at
+    lr x2 now, Polar Express with `B X` rounded before `+ a X`), the gates normalised per row,
+    NorMuon fused throughout."""
+    by_name = {g.name: g for g in recipe.groups}
+    muon = replace(by_name["muon"].rule, normuon_form="fused")
+    mlp = replace(muon, ns_form="split48")
+    groups = (
+        by_name["embed"], by_name["head"],
+        Group("muon_banks", by_name["muon_banks"].select, replace(by_name["muon_banks"].rule, normuon_form="fused",
+                                                                  bank_rows=True)),
+        Group("mlp_x2", Select(("blocks.*.mlp.c_proj",), min_ndim=2), replace(mlp, lr_mul=2.0)),
+        Group("mlp", Select(("blocks.*.mlp.c_fc",), min_ndim=2), mlp),
+        Group("gates", by_name["muon"].select, replace(muon, normuon_axis="rows")),
+        by_name["scalars"],
+    )
+    return replace(recipe, groups=groups)
+
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -979,6 +999,23 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_42,
         notes="The attention's lambda_0 multiplies the q/k/v weights, not the values; the compile warmup "
               "runs #46's stages (outside the function).",
+    ),
+    Record(
+        id="48",
+        date="2025-12-11",
+        time="2.170 minutes",
+        description="Speed up Muon, additional pre-multiply lambda, reshape matrices, update lr, update NorMuon axis",
+        stage="s22b_premul_out",
+        model=_frozen(**FLEX, window=13),
+        training=_STAGED_BATCH_46,
+        optimizer=_premul_48(_STAGED_46),
+        bf16_params=BF16_SMEAR,
+        # history.md's caveat: the code submitted is the "NorMuon Fixes and PreMul-O" files, not the
+        # README-linked log
+        upstream=_log("2025-12-11_NorMuonOptimsAndFixes/NorMuon Fixes and PreMul-O - 06113.txt"),
+        window=THIRDS_42,
+        notes="Matrices stored output rows first ((4d, hdim) bank, (hidden, d) MLP), so Muon scales them by 2; "
+              "lambda_1 pre-multiplies W_O; c_proj at lr x2; fused NorMuon, gates per row.",
     ),
 )
 

@@ -245,8 +245,12 @@ class FlexDriver(TopLevelDriver):
     family = "flex"
     PRECISIONS = ("fp32", "record")
     # `device`: main's `torch.device("cuda", local_rank)`, read by #33's `Yarn.reset`
+    # #48 sets two names in top-level statements that are not definitions (so not extracted):
+    # `run_id` from a fresh uuid, read by its `Hyperparameters`, and `flash_attn_interface`
+    # inside `if 'H100' in gpu_name:` (FA3 from the hub, else the flash_attn package)
     NAMESPACE = {**kernels.NAMESPACE, "flash_attn_varlen_func": varlen.flash_attn_varlen_func,
-                 "get_kernel": varlen.get_kernel, "device": "cpu"}
+                 "get_kernel": varlen.get_kernel, "device": "cpu", "run_id": "ref",
+                 "flash_attn_interface": varlen.get_kernel("flash-attention-3").flash_attn_interface}
 
     def __init__(self, module: ModuleType, precision: str = "fp32"):
         Driver.__init__(self, module)

@@ -133,7 +133,7 @@ _ENTRIES = (
     Entry('47', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-10_SALambdaOnWeights/15ef5eaf-56e1-40e1-9ddf-af010027c9dd.txt',
           'fb21b7e099c912a7e42581d710a40dad8b9c3716de7956d5a37bd1e3873b8f68', "flex"),
     Entry('48', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-11_NorMuonOptimsAndFixes/NorMuon Fixes and PreMul-O - 06113.txt',
-          'b45b72b73970f439cae9163fdd1762e11c6a4f1307c7697d75103d8c8d0a1464', None),
+          'b45b72b73970f439cae9163fdd1762e11c6a4f1307c7697d75103d8c8d0a1464', "flex"),
     Entry('49', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-14_PartialKeyOffset/150d40bf-c20b-4568-aac9-26eb919e25fd.txt',
           '8ee1730e3bb2966eaef2a737eb34fed37975c044e99c051ab8c5c09d99d6b495', None),
     Entry('50', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-18_CautiousWDAdam/1981d492-bc65-4ba9-a0fa-2b30fc5c3eba.txt',

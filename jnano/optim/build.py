@@ -39,10 +39,11 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
         orth = Orthogonalizer(rule.ns_steps, jnp.dtype(rule.ns_dtype), rule.ns_normalize, rule.ns_form,
                               rule.qkv_split, rule.scale,
                               jnp.dtype(rule.update_dtype) if rule.update_dtype else None, rule.bank,
-                              rule.ns_coefficients)
+                              rule.ns_coefficients, rule.bank_rows, rule.scalar_semantics)
         direction = nesterov_orthogonalized(orth, rule.momentum, rule.nesterov, rule.momentum_warmup, stack_sharding,
                                             rule.momentum_form, rule.momentum_warmup_form, rule.momentum_cooldown,
-                                            schedule.steps, rule.normuon_beta2, rule.normuon_per_block, decay)
+                                            schedule.steps, rule.normuon_beta2, rule.normuon_per_block, decay,
+                                            rule.normuon_form, rule.normuon_axis == "rows")
         return optax.chain(direction, lr)
     if isinstance(rule, hp.DistAdam):
         # the lr enters inside the rule: upstream multiplies it into the bias-correction factor

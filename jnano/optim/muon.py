@@ -38,6 +38,13 @@ class Orthogonalizer:
     update_dtype: object = None
     bank: int | None = None  # `jnano.hparams.Muon.bank`
     coefficients: tuple | None = None  # per-iteration (a, b, c), #38's Polar Express
+    bank_rows: bool = False  # `jnano.hparams.Muon.bank_rows`
+    scalar_semantics: str = "cuda"  # `jnano.hparams.Muon.scalar_semantics`
+
+    def bank_view(self, shape: tuple[int, int]) -> tuple[int, int, int]:
+        """The (bank, rows, cols) blocks a bank parameter of `shape` is orthogonalised as."""
+        rows, cols = shape
+        return (self.bank, rows // self.bank, cols) if self.bank_rows else (self.bank, rows, cols // self.bank)
 
     def factor(self, rows: int, cols: int) -> float:
         return {"one": 1.0, "max_dim": math.sqrt(max(rows, cols)),
@@ -52,7 +59,7 @@ class Orthogonalizer:
             return [g[i] for i in range(g.shape[0])], self.factor(rows, cols), lambda b: jnp.stack(b, axis=0)
         rows, cols = g.shape
         if self.bank:
-            view = g.reshape(self.bank, rows, cols // self.bank)
+            view = g.reshape(self.bank_view(g.shape))
             return list(view), self.factor(rows, cols), lambda b: jnp.stack(b).reshape(rows, cols)
         if self.qkv_split and rows == 3 * cols:
             return list(jnp.split(g, 3, axis=0)), math.sqrt(cols), lambda b: jnp.concatenate(b, axis=0)
@@ -60,7 +67,7 @@ class Orthogonalizer:
 
     def ns(self, m: jax.Array) -> jax.Array:
         return newton_schulz5(m, self.ns_steps, dtype=self.ns_dtype, normalize=self.normalize, form=self.form,
-                              coefficients=self.coefficients)
+                              coefficients=self.coefficients, scalar_semantics=self.scalar_semantics)
 
     def __call__(self, grads: list[jax.Array], stack_sharding=None) -> list[jax.Array]:
         """Directions of all matrices, same-shape blocks stacked into one batched NS call."""
@@ -124,6 +131,22 @@ def normuon(v: jax.Array, second: jax.Array, beta2: float, axis: int | None = No
     vnorm_new = norm(x)
     x = r(x * r(vnorm / jnp.maximum(vnorm_new, r(jnp.float32(1e-10)))))
     return x.astype(dt), second
+
+
+def normuon_fused(v: jax.Array, second: jax.Array, beta2: float, axis: int) -> tuple[jax.Array, jax.Array]:
+    """#48's NorMuon (2025-12-11 `apply_normuon_variance_reduction`): the same normalisation as
+    `normuon` in one pass. The mean squares are taken in fp32 from `v` unrounded, and both norms
+    follow from them (`||v||^2 = n * sum(mean)`, `||v / sqrt(s)||^2 = n * sum(mean / s)`); only
+    the final per-row (column) factor is rounded to `v`'s dtype before it multiplies `v`."""
+    f32, dt = jnp.float32, v.dtype
+    n = v.shape[axis]
+    mean = jnp.mean(jnp.square(v.astype(f32)), axis=axis, keepdims=True)
+    vnorm = jnp.sqrt(jnp.sum(mean, axis=(-2, -1), keepdims=True) * n)
+    second = torch_lerp(second, mean, np.float32(1 - beta2))
+    step = jax.lax.rsqrt(jnp.maximum(second, 1e-10))
+    vnorm_new = jnp.sqrt(jnp.sum(mean * n * jnp.square(step), axis=(-2, -1), keepdims=True))
+    factor = (step * (vnorm / jnp.maximum(vnorm_new, 1e-10))).astype(dt)
+    return v * factor, second
 
 
 def cautious_weight_decay(v: jax.Array, p: jax.Array, coefficient) -> jax.Array:
@@ -219,10 +242,12 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
                             momentum_warmup=None, stack_sharding=None,
                             momentum_form: str = "sum", warmup_form: str = "mix", cooldown: int = 0,
                             total: int | None = None, normuon_beta2: float | None = None,
-                            normuon_per_block: bool = False, decay=None) -> optax.GradientTransformation:
+                            normuon_per_block: bool = False, decay=None, normuon_form: str = "separate",
+                            normuon_rows: bool = False) -> optax.GradientTransformation:
     """Nesterov momentum, then the orthogonalized direction.
 
-    `decay(count)`: the coefficient of #43's cautious weight decay (NorMuon only), added to the
+    `normuon_form`: "separate" (#41) or "fused" (#48, `normuon_fused`); `normuon_rows`: #48's
+    gates, normalised per row. `decay(count)`: the coefficient of #43's cautious weight decay (NorMuon only), added to the
     normalised direction before the shape scale (`cautious_weight_decay`).
 
     momentum_form "sum" (#4-#14): `buf = mu*buf + g; g = g + mu*buf`.
@@ -236,12 +261,16 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
     blockwise = normuon_per_block and orthogonalizer.bank
 
     def view(v):  # what NorMuon normalises: the matrix, or #42's bank blocks
-        rows, cols = v.shape
-        return v.reshape(orthogonalizer.bank, rows, cols // orthogonalizer.bank) if blockwise else v
+        return v.reshape(orthogonalizer.bank_view(v.shape)) if blockwise else v
+
+    def axis(shape):  # #48's gates: per row whatever their shape
+        return -1 if normuon_rows else normuon_axis(shape)
+
+    normalise = {"separate": normuon, "fused": normuon_fused}[normuon_form]
 
     def second_moment_like(p):
         shape = list(view(p).shape)
-        shape[normuon_axis(p.shape)] = 1
+        shape[axis(p.shape)] = 1
         return jnp.zeros(shape, jnp.float32)
 
     def init(params):
@@ -269,7 +298,7 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
         weights = treedef.flatten_up_to(params) if decay is not None else [None] * len(leaves)
         for (v, factor), second, g, p in zip(orthogonalizer.orthogonalized(leaves, stack_sharding),
                                              treedef.flatten_up_to(state.second_moment), leaves, weights):
-            normed, second = normuon(view(v), second, normuon_beta2, normuon_axis(v.shape))
+            normed, second = normalise(view(v), second, normuon_beta2, axis(v.shape))
             v = normed.reshape(v.shape)
             if p is not None:
                 v = cautious_weight_decay(v, p, decay(state.count))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 # Quintic coefficients "selected to maximize the slope at zero" (records #3 on, until #38).
@@ -12,6 +13,7 @@ NS5_COEFFS = (3.4445, -4.7750, 2.0315)
 def newton_schulz5(
     G: Float[Array, "rows cols"], steps: int = 5, eps: float = 1e-7, dtype=jnp.bfloat16,
     normalize: str = "input", form: str = "record3", coefficients: tuple | None = None,
+    scalar_semantics: str = "cuda",
 ) -> Float[Array, "rows cols"]:
     """`zeropower_via_newtonschulz5`, as records #3-#37 compute it.
 
@@ -24,7 +26,10 @@ def newton_schulz5(
     "record11" (#11 on: `A = X X^T; B = b A + (c A) A; X = a X + B X`) or "triton27" (#27
     2025-07-18 TritonMuon on: the same algebra in fused kernels, each line rounded once:
     `B = c (A A) + b A` accumulates in fp32 (the Triton kernel's `alpha * acc + beta * A`), and
-    `X = a X + B X` is one `baddbmm`/`addmm`). Tall matrices are transposed first.
+    `X = a X + B X` is one `baddbmm`/`addmm`) or "split48" (#48 2025-12-11 on the MLP matrices:
+    `B X` rounded on its own, then `+ a X` rounded once more; `scalar_semantics="cpu"`: `a`
+    rounded to `dtype` first, as eager CPU torch's `add_(X, alpha=a)` does). Tall matrices are
+    transposed first.
 
     Every operation rounds to `dtype` where torch's eager bf16 kernels round: scalars multiply in
     fp32 (torch's opmath; a JAX weak-typed scalar would first round 3.4445 to bf16's 3.4375),
@@ -76,6 +81,10 @@ def newton_schulz5(
         elif form == "triton27":
             B = fused(c, A, A, b, A)
             X = fused(1.0, B, X, a, X)
+        elif form == "split48":  # #48's MLP matrices: `C = B @ X` rounded, then `C.add_(X, alpha=a)`
+            B = fused(c, A, A, b, A)
+            alpha = float(np.asarray(a, dtype)) if scalar_semantics == "cpu" else a
+            X = (matmul(B, X).astype(f32) + alpha * X.astype(f32)).astype(dtype)
         else:
             raise ValueError(f"unknown form {form!r}")
     if tall:

@@ -39,6 +39,7 @@ STAGES: dict[str, str] = {
     "s20_backout": "the stream gives back a learned share of block 8's output before the norm (40; 41-42 NorMuon, 43-44 cautious weight decay)",
     "s21_single_skip": "one skip, block 4 -> block 7, block lambdas start at 1.1 (45; 46 batch-size stages)",
     "s22_lambda_on_weights": "the attention's lambda_0 scales the q/k/v weights, v + lambda_1 ve (47)",
+    "s22b_premul_out": "matrices stored output rows first, lambda_1 pre-multiplies W_O (48)",
 }
 
 
