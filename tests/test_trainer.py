@@ -265,6 +265,34 @@ def test_packed_records_pack_whole_documents(tmp_path):
             assert max(np.diff(starts)) <= 200
 
 
+def test_batch_stages_grow_the_rows_and_resume_in_stage(tmp_path):
+    """#46 on: the batch takes its stage's length over each third of the scheduled steps (the
+    loader resized through `send`), then the extension's; a resumed stream is in the same stage."""
+    import dataclasses
+
+    from jnano import hparams as hp
+    from jnano import records
+    from parity.synthetic_data import write_split
+    from train.presets import make_plan
+    from train.stream import TrainStream
+
+    files = sorted(p for p in write_split(tmp_path, seed=7, shards=2, shard_tokens=80_000, mean_len=150,
+                                          long_len=900) if "_train_" in p.name)
+    plan = make_plan(records.get(46), "smoke", steps=8)  # 256 tokens a row at the first stage
+    assert plan.training.batch_stages == hp.BatchStages((2048, 4096, 6144), 6144)
+    scheduled = plan.optimizer.schedule.num_iterations
+    assert scheduled == 8  # the 40-step extension rescaled to 0 at 8 steps
+    training = dataclasses.replace(plan.training, data=hp.PackedData(max_seq_len=200))
+    stream = TrainStream(training, files, scheduled=6)  # 6 scheduled + 2 extension steps
+    lengths = [stream.next()[0].shape for _ in range(8)]
+    assert lengths == [(8, 256)] * 2 + [(8, 512)] * 2 + [(8, 768)] * 4
+    resumed = TrainStream(training, files, scheduled=6)
+    resumed.skip(3)
+    assert resumed.next()[0].shape == (8, 512)
+    with pytest.raises(ValueError, match="scheduled steps"):
+        TrainStream(training, files)
+
+
 # --- against upstream's own model + optimizer, on the trainer's batches --------------------------
 
 

@@ -119,29 +119,35 @@ def train(args: RunArgs) -> Result:
     opt_state = jax.jit(opt.init, out_shardings=s_shard)(params)
     replicated = NamedSharding(mesh, P())
 
-    batch_shape = (plan.batch_sequences, t.seq_len)
-    b_shard = S.activation("tokens", mesh, batch_shape)
-    micro_shard = S.activation("micro_tokens", mesh, (n_micro, plan.batch_sequences // n_micro, t.seq_len))
-    val_shape = (plan.batch_sequences, t.val_seq_len or t.seq_len)
+    rows = plan.batch_sequences
+    val_shape = (rows, t.val_seq_len or t.seq_len)
     v_shard = S.activation("tokens", mesh, val_shape)
     schedule_of = _schedule(record, plan.optimizer.schedule)
-    sched_shard = jax.tree.map(lambda _: replicated, schedule_of(0))
-    step_fn = jax.jit(make_train_step(static, opt, n_micro, b_shard, micro_shard if n_micro > 1 else None),
-                      in_shardings=(p_shard, s_shard, b_shard, b_shard, sched_shard),
-                      out_shardings=(p_shard, s_shard, replicated), donate_argnums=(0, 1))
+    sched = schedule_of(0)
+    sched_shard = jax.tree.map(lambda _: replicated, sched)
     eval_fn = jax.jit(make_eval_step(static), in_shardings=(p_shard, v_shard, v_shard, sched_shard),
                       out_shardings=replicated)
+    stream = TrainStream(t, files, plan.optimizer.schedule.num_iterations)
 
-    # compile ahead of the timed loop (upstream's untimed warmup does this for torch.compile)
+    def compiled_step(seq: int):
+        """The train step for batches of `rows` x `seq` tokens, compiled, and their sharding."""
+        b_shard = S.activation("tokens", mesh, (rows, seq))
+        micro_shard = S.activation("micro_tokens", mesh, (n_micro, rows // n_micro, seq))
+        step_fn = jax.jit(make_train_step(static, opt, n_micro, b_shard, micro_shard if n_micro > 1 else None),
+                          in_shardings=(p_shard, s_shard, b_shard, b_shard, sched_shard),
+                          out_shardings=(p_shard, s_shard, replicated), donate_argnums=(0, 1))
+        tokens = jax.ShapeDtypeStruct((rows, seq), jnp.int32, sharding=b_shard)
+        return step_fn.lower(params, opt_state, tokens, tokens, sched).compile(), b_shard
+
+    # compile ahead of the timed loop (upstream's untimed warmup does this for torch.compile): one
+    # train step per batch length (#46 on: one per batch stage)
     t0 = time.perf_counter()
-    tokens = jax.ShapeDtypeStruct(batch_shape, jnp.int32, sharding=b_shard)
+    lengths = sorted({stream.tokens_at(s) // rows for s in range(N)}) if t.batch_stages else [t.seq_len]
+    steps_c = {seq: compiled_step(seq) for seq in lengths}
     val_tokens = jax.ShapeDtypeStruct(val_shape, jnp.int32, sharding=v_shard)
-    sched = schedule_of(0)
-    step_c = step_fn.lower(params, opt_state, tokens, tokens, sched).compile()
     eval_c = eval_fn.lower(params, val_tokens, val_tokens, sched).compile()
     compile_s = time.perf_counter() - t0
 
-    stream = TrainStream(t, files)
     start = 0
     if latest is not None:
         params, opt_state, meta = ckpt.restore(latest, params, opt_state)
@@ -161,6 +167,10 @@ def train(args: RunArgs) -> Result:
         log.write_json("config.json", config)
         log.line(f"record #{record.id} ({record.stage}, preset {plan.preset.name}): {record.description}")
         log.line(f"model {c}; {n_params:,} parameters; {fpt / 1e9:.3f} GFLOP per token")
+        if t.batch_stages:
+            log.line(f"batch stages: {' -> '.join(f'{k:,}' for k in t.batch_stages.stages)} tokens per step over "
+                     f"the thirds of {stream.scheduled} steps, {t.batch_stages.extension:,} after; "
+                     f"{len(lengths)} train steps compiled")
         log.line(f"batch {plan.batch_sequences} x {t.seq_len} tokens = {t.batch_tokens:,} per step, {N} steps; "
                  f"mesh {dict(mesh.shape)} on {jax.device_count()} {jax.devices()[0].platform} device(s), "
                  f"{n_micro} micro-step(s)")
@@ -182,8 +192,8 @@ def train(args: RunArgs) -> Result:
         log.write_line = progress.write
     train_ms, timed_steps, losses, val_loss = 0.0, 0, [], None
     # #21c on train on each row's summed loss; the log shows it per token, like every other record
-    loss_per_token = t.seq_len if type(model).train_loss_reduction == "sum" else 1
-    tokens_per_step = t.batch_tokens
+    summed = type(model).train_loss_reduction == "sum"
+    trained_tokens = 0
     try:
         for step in range(start, N + 1):
             last = step == N
@@ -197,10 +207,13 @@ def train(args: RunArgs) -> Result:
             if last:
                 break
             x, y = stream.next()
+            step_c, b_shard = steps_c[x.shape[1]]
             xg, yg = S.host_to_global(x, b_shard), S.host_to_global(y, b_shard)
             t0 = time.perf_counter()
             params, opt_state, loss = step_c(params, opt_state, xg, yg, schedule_of(step))
-            loss = float(loss) / loss_per_token  # waits for the step: the clock stops when the device is done
+            # waits for the step: the clock stops when the device is done
+            loss = float(loss) / (x.shape[1] if summed else 1)
+            trained_tokens += x.size
             train_ms += 1000 * (time.perf_counter() - t0)
             timed_steps += 1
             if not math.isfinite(loss):
@@ -221,7 +234,7 @@ def train(args: RunArgs) -> Result:
         ckpt.close()
 
     seconds = train_ms / 1000
-    throughput = timed_steps * tokens_per_step / seconds if seconds else 0.0
+    throughput = trained_tokens / seconds if seconds else 0.0
     mfu = throughput * fpt / (peak * jax.device_count()) if peak else None
     log.line(f"done: {timed_steps} steps in {seconds:.1f}s of training, {throughput:,.0f} tokens/s"
              + (f", MFU {100 * mfu:.1f}%" if mfu is not None else " (MFU: no peak FLOP/s known for this device)"))

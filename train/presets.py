@@ -89,8 +89,11 @@ def make_plan(record: Record, preset: str = "record", steps: int | None = None, 
     device_batch = (1 if packed else p.device_batch) or t.device_batch
     val_seq_len = t.val_seq_len if seq_len == t.seq_len else None
     num_steps = steps or p.steps or t.num_iterations
+    batch_tokens = t.world * device_batch * seq_len
+    # #46 on: the stages keep their ratios to the first one (the record's `batch_tokens`)
+    stages = t.batch_stages and t.batch_stages.scaled(batch_tokens / t.batch_tokens)
     training = dataclasses.replace(
-        t, seq_len=seq_len, device_batch=device_batch, batch_tokens=t.world * device_batch * seq_len,
+        t, seq_len=seq_len, device_batch=device_batch, batch_tokens=batch_tokens, batch_stages=stages,
         num_iterations=num_steps, val_every=val_every if val_every is not None else (p.val_every or t.val_every),
         val_seq_len=val_seq_len,
     )

@@ -45,9 +45,15 @@ class TrainStream:
     order the record's 8 GPUs consumed them. `position` counts batches handed out, so a resumed
     run replays the loader to where it stopped (`skip`)."""
 
-    def __init__(self, training: hp.Training, files: list[Path]):
+    def __init__(self, training: hp.Training, files: list[Path], scheduled: int | None = None):
+        """`scheduled`: the steps the batch stages divide (#46 on: the lr schedule's
+        `num_iterations`, its extension excluded); unused without `training.batch_stages`."""
         spec = training.data
         self.training = training
+        self.stages, self.scheduled = training.batch_stages, scheduled
+        if self.stages is not None and scheduled is None:
+            raise ValueError("a run with batch stages needs the number of scheduled steps")
+        self._tokens = training.batch_tokens
         local = training.device_batch * training.seq_len
         self.first_batch_twice = False
         if isinstance(spec, hp.StrideData):
@@ -67,14 +73,29 @@ class TrainStream:
         elif isinstance(spec, hp.PackedData):
             # the model reads the documents off the BOS tokens (jnano.nn.masks): cu_seqlens stays here
             packed = packed_batches(files, training.batch_tokens, spec.max_seq_len, training.world)
-            self._next, self._reset = (lambda: (lambda b: (b.inputs, b.targets))(next(packed))), None
+
+            def next_packed():
+                tokens = self.tokens_at(self.position)
+                # upstream's loop: `send((tokens, max_seq_len, grad_accum))` when the stage changes
+                b = next(packed) if tokens == self._tokens else packed.send((tokens, spec.max_seq_len, 1))
+                self._tokens = tokens
+                return b.inputs, b.targets
+
+            self._next, self._reset = next_packed, None
         else:
             raise NotImplementedError(f"no training stream for data spec {spec!r}")
         self.position = 0
 
+    def tokens_at(self, step: int) -> int:
+        """Global tokens of the batch of `step` (#46 on: by its batch stage)."""
+        if self.stages is None:
+            return self.training.batch_tokens
+        return self.stages.tokens(step, self.scheduled)
+
     def _read(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.training.world * self.training.device_batch
         x, y = self._next()
-        shape = (self.training.world * self.training.device_batch, self.training.seq_len)
+        shape = (rows, x.size // rows)
         return x.reshape(shape), y.reshape(shape)
 
     def next(self) -> tuple[np.ndarray, np.ndarray]:

@@ -40,10 +40,14 @@ class QKVOAttention(eqx.Module):
         """The attention's output, heads side by side, before the output projection."""
         return merged_qkv_attention(x, bank[:3], self.n_head, vi, lambdas, mask, **attention)
 
+    def output_weight(self, bank, lambdas, dtype):
+        """W_O as the output projection `y @ W_O.T` uses it."""
+        return bank[3].astype(dtype)
+
     def mixed(self, x, vi, lambdas, mask):
         bank = self.bank()
         y = self.heads(x, bank, vi, lambdas, mask)
-        return y @ bank[3].astype(y.dtype).T
+        return y @ self.output_weight(bank, lambdas, y.dtype).T
 
 
 class TransposedMLP(eqx.Module):

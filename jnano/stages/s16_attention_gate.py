@@ -46,9 +46,6 @@ class GatedAttention(s15_qkvo_bank.QKVOAttention):
         y = (y.reshape(B, T, self.n_head, -1) * gate[..., None]).reshape(B, T, -1)
         return y @ self.output_weight(bank, lambdas, y.dtype).T
 
-    def output_weight(self, bank, lambdas, dtype):
-        """W_O as the output projection `y @ W_O.T` uses it."""
-        return bank[3].astype(dtype)
 
 
 class GPT(s15_qkvo_bank.GPT):
