@@ -121,6 +121,24 @@ def _mask_flip_allowance(update: np.ndarray, plain: np.ndarray, p: np.ndarray) -
     return float(np.linalg.norm(per_weight * p[band]))
 
 
+def _probe(record: str, model, logits_fn, value_and_grad, idx, targets) -> Results:
+    """Logits, loss and gradients at `setup.PROBE_STEP`'s window."""
+    probe = schedule_args(record, setup.PROBE_STEP)
+    loss, grads = value_and_grad(model, idx, targets, probe)
+    out: Results = {"logits": np.asarray(logits_fn(model, idx, probe), np.float64), "loss": np.float64(loss)}
+    out.update({f"grad/{n}": np.asarray(g, np.float64) for n, g in named_parameters(grads).items()})
+    return out
+
+
+def jax_model_results(record: str, shape: dict, state_dict: dict, batch) -> Results:
+    """Only the model's results of `jax_results` (logits, loss, gradients): what a change to
+    the model alone can move."""
+    model = jnano.from_state_dict(record, state_dict, **shape)
+    logits_fn = jax.jit(lambda m, x, schedule: m(x, **_forward_kwargs(m), **schedule))
+    value_and_grad = eqx.filter_jit(eqx.filter_value_and_grad(lambda m, x, y, schedule: m.loss(x, y, **schedule)))
+    return _probe(record, model, logits_fn, value_and_grad, *(jnp.asarray(a) for a in batch))
+
+
 def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.OptimizerRecipe,
                 synthetic: list[dict[str, np.ndarray]], model_checks: bool = True) -> Results:
     """Our results; `model_checks=False`: only the optimizer updates (record-precision runs).
@@ -159,11 +177,7 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
         return out
 
     idx, targets = (jnp.asarray(a) for a in batches[0])
-    probe = schedule_args(record, setup.PROBE_STEP)
-    out["logits"] = np.asarray(logits_fn(model0, idx, probe), np.float64)
-    loss, grads = value_and_grad(model0, idx, targets, probe)
-    out["loss"] = np.float64(loss)
-    out.update({f"grad/{n}": np.asarray(g, np.float64) for n, g in named_parameters(grads).items()})
+    out.update(_probe(record, model0, logits_fn, value_and_grad, idx, targets))
 
     model, state = model0, opt.init(eqx.filter(model0, eqx.is_array))
     losses = []
