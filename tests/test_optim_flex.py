@@ -245,6 +245,48 @@ def test_normuon_per_block_is_42s_bank_view():
     assert np.abs(np.asarray(whole) - np.asarray(ours).reshape(16, 64)).max() > 1e-2  # #41's form differs
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fused_normuon_is_48s(dtype):
+    """#48's fused variance reduction, restated in torch on a (4, 16, 16) row-block bank view
+    (per row): fp32 means from the unrounded v, norms derived from them, one rounded factor."""
+    from jnano.optim.muon import normuon, normuon_fused
+
+    g = np.random.default_rng(48)
+    v = torch.from_numpy(g.standard_normal((4, 16, 16)).astype(np.float32) * 0.2).to(dtype)
+    second = torch.from_numpy(g.random((4, 16, 1)).astype(np.float32))
+    means = v.float().square().mean(dim=-1, keepdim=True)
+    norm_before = (means.sum(dim=(-2, -1), keepdim=True) * 16).sqrt()
+    buf = torch.lerp(second, means, 1 - 0.95)
+    step = buf.clamp_min(1e-10).rsqrt()
+    norm_after = (means * 16 * step.square()).sum(dim=(-2, -1), keepdim=True).sqrt()
+    want = v * (step * (norm_before / norm_after.clamp_min(1e-10))).to(dtype)
+    jdt = jnp.float32 if dtype == torch.float32 else jnp.bfloat16
+    args = (jnp.asarray(v.float().numpy()).astype(jdt), jnp.asarray(second.numpy()), 0.95, -1)
+    ours, ours_buf = jax.jit(normuon_fused, static_argnums=(2, 3))(*args)
+    # fp32 means of 16 terms: a summation order and mean's divide can move the last bit
+    np.testing.assert_allclose(np.asarray(ours_buf), buf.numpy(), rtol=2.4e-7)
+    ours = np.asarray(ours.astype(jnp.float32))
+    if dtype == torch.float32:
+        np.testing.assert_allclose(ours, want.numpy(), rtol=2e-6, atol=1e-7)
+    else:  # the same up to a summation order that flips a few roundings
+        assert np.mean(ours == want.float().numpy()) > 0.95
+        separate, _ = normuon(*args)  # #41's rounding points: a different bf16 result
+        assert np.mean(np.asarray(separate.astype(jnp.float32)) == ours) < 0.95
+
+
+def test_cautious_weight_decay_follows_the_sign_of_v_times_p():
+    """#43: decay only where the update already has the weight's sign (a zero counts as agreeing);
+    the sum rounds once to v's dtype."""
+    from jnano.optim.muon import cautious_weight_decay
+
+    v = jnp.asarray([0.5, -0.5, 0.0, 0.25], jnp.bfloat16)
+    p = jnp.asarray([1.0, 1.0, -2.0, -1.0], jnp.float32)
+    out = cautious_weight_decay(v, p, 0.1)
+    assert out.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(np.asarray(out, np.float32), np.asarray([0.6, -0.5, -0.2, 0.25], jnp.bfloat16)
+                                  .astype(np.float32))
+
+
 def test_float64_step_sizes_are_42s_python_floats():
     """#42's DistAdam: `t` a Python int, `lr * (bias2 ** 0.5 / bias1)` in float64 at the odd
     step's `initial_lr * get_lr(step)`, rounded once to float32."""
