@@ -25,6 +25,11 @@ from parity.fingerprint import FORMAT, fingerprint
 
 DIR = Path(__file__).parent / "goldens"
 
+# Records whose change is outside the function (systems only): their golden from their own
+# upstream file equals the named predecessor's, so CI checks that equality and the predecessor's
+# golden instead of running the same computation twice. `python -m parity` still runs them.
+SYSTEMS_ONLY = {"44": "43"}  # #44 moves Adam's reduce-scatters into backward hooks
+
 
 def path_for(record: str) -> Path:
     return DIR / f"record_{record}.json"
