@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     import ref
     from jnano import records
     from parity import goldens, run
+    from parity.allocator import keep_freed_memory
+
+    keep_freed_memory()
 
     try:
         wanted = list(records.RECORDS) if args.all else [records.get(r).id for r in args.record]

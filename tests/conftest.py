@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from parity.allocator import keep_freed_memory
 from train import compile_cache
+
+keep_freed_memory()
 
 # One XLA compilation cache per test session: records that compile the same computation (#21c,
 # #22 and #23; #24-#26) load it instead of compiling it again. JNANO_TEST_COMPILE_CACHE keeps one
