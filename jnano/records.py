@@ -267,6 +267,12 @@ def _premul_48(recipe: OptimizerRecipe) -> OptimizerRecipe:
     return replace(recipe, groups=groups)
 
 
+# #49's: 2070 + 40 steps; the peaks step up past exactly a third and two thirds
+_STAGED_BATCH_49 = replace(_STAGED_BATCH_46, num_iterations=2110)
+_STAGED_49 = _premul_48(_STAGED_46).with_schedule(
+    StagedCooldown(2070, 0.55, 0.1, peaks=((1 / 3, 1.51), (2 / 3, 1.93)), extension=40))
+
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -1016,6 +1022,21 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_42,
         notes="Matrices stored output rows first ((4d, hdim) bank, (hidden, d) MLP), so Muon scales them by 2; "
               "lambda_1 pre-multiplies W_O; c_proj at lr x2; fused NorMuon, gates per row.",
+    ),
+    Record(
+        id="49",
+        date="2025-12-14",
+        time="2.146 minutes",
+        description="Partial Key Offset",
+        stage="s23_partial_key_offset",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=_STAGED_BATCH_49,
+        optimizer=_STAGED_49,
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-12-14_PartialKeyOffset/150d40bf-c20b-4568-aac9-26eb919e25fd.txt"),
+        window=THIRDS_42,
+        notes="11 blocks (#48's empty block 0 removed); the long-window layers' keys take their stationary "
+              "RoPE dims from the previous position; x0 mixed in outside the blocks; zero-init value tables.",
     ),
 )
 

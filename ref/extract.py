@@ -32,6 +32,7 @@ class Extracted:
     module: ast.Module
     kept: list[str]  # names defined, in order
     dropped: list[str]  # one-line summaries of top-level statements dropped
+    read_before_write: list[int]  # lines whose self-assignment now clones its source (`_ReadBeforeWrite`)
 
 
 def _is_compile_decorator(node: ast.expr) -> bool:
@@ -44,6 +45,35 @@ def _is_compile_decorator(node: ast.expr) -> bool:
 def _strip_decorators(node: ast.FunctionDef | ast.ClassDef) -> ast.AST:
     node.decorator_list = [d for d in node.decorator_list if not _is_compile_decorator(d)]
     return node
+
+
+def _base_name(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+class _ReadBeforeWrite(ast.NodeTransformer):
+    """`t[a] = t[b]` becomes `t[a] = t[b].clone()`.
+
+    #49 shifts keys in place between overlapping views of one tensor
+    (`k[:, 1:, :, s] = k[:, :-1, :, s]`). Under `torch.compile`, as the record ran, the graph
+    reads the source before it writes: a shift by one position. Eager torch copies element by
+    element through the overlap instead (on the CPU the first row spreads down the sequence),
+    and raises no error for these non-dense views. Cloning the source gives the compiled
+    meaning; where the views do not overlap it changes nothing."""
+
+    def __init__(self):
+        self.lines: list[int] = []
+
+    def visit_Assign(self, node: ast.Assign) -> ast.Assign:
+        target = node.targets[0] if len(node.targets) == 1 else None
+        if (isinstance(target, ast.Subscript) and isinstance(node.value, ast.Subscript)
+                and _base_name(target) is not None and _base_name(target) == _base_name(node.value)):
+            clone = ast.Attribute(value=node.value, attr="clone", ctx=ast.Load())
+            node.value = ast.copy_location(ast.Call(func=clone, args=[], keywords=[]), node.value)
+            self.lines.append(node.lineno)
+        return node
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
@@ -94,11 +124,12 @@ def extract(source: str, filename: str = "<upstream>", only: set[str] | None = N
     kept: list[str] = []
     dropped: list[str] = []
     dataclasses: set[str] = set()
+    rewriter = _ReadBeforeWrite()
 
     def keep_def(node: ast.FunctionDef | ast.ClassDef) -> None:
         if only is not None and node.name not in only:
             return
-        body.append(_strip_decorators(node))
+        body.append(ast.fix_missing_locations(rewriter.visit(_strip_decorators(node))))
         known.add(node.name)
         kept.append(node.name)
 
@@ -132,7 +163,7 @@ def extract(source: str, filename: str = "<upstream>", only: set[str] | None = N
         else:
             dropped.append(_summary(node))
     module = ast.Module(body=body, type_ignores=[])
-    return Extracted(module, kept, dropped)
+    return Extracted(module, kept, dropped, rewriter.lines)
 
 
 class Unavailable:

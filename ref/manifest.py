@@ -135,7 +135,7 @@ _ENTRIES = (
     Entry('48', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-11_NorMuonOptimsAndFixes/NorMuon Fixes and PreMul-O - 06113.txt',
           'b45b72b73970f439cae9163fdd1762e11c6a4f1307c7697d75103d8c8d0a1464', "flex"),
     Entry('49', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-14_PartialKeyOffset/150d40bf-c20b-4568-aac9-26eb919e25fd.txt',
-          '8ee1730e3bb2966eaef2a737eb34fed37975c044e99c051ab8c5c09d99d6b495', None),
+          '8ee1730e3bb2966eaef2a737eb34fed37975c044e99c051ab8c5c09d99d6b495', "flex"),
     Entry('50', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-18_CautiousWDAdam/1981d492-bc65-4ba9-a0fa-2b30fc5c3eba.txt',
           'e9b5a6dda5228b32e889d7fe17f2170abac2b0c7fabe9d6a0245338c7cee50d3', None),
     Entry('51', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-19_RetieLMHead/0828d309-ecfe-4442-9ee9-68fed3a4b599.txt',

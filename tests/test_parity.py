@@ -148,6 +148,15 @@ def test_yarn_left_out_fails(monkeypatch):
     assert {"10-step losses", "logits after 10 steps"} <= failed and "logits" not in failed
 
 
+@pytest.mark.slow
+def test_keys_without_their_offset_fail(monkeypatch):
+    """#49 with the long-window layers' keys left where they are."""
+    import jnano.stages.s23_partial_key_offset as s23
+
+    monkeypatch.setattr(s23, "offset_stationary_keys", lambda k: k)
+    assert {"logits", "gradient, matrices"} <= _model_rows_failing("49")
+
+
 def test_a_missing_weight_decay_fails(monkeypatch):
     original = setup.recipe
 

@@ -63,6 +63,33 @@ def test_extract_keeps_definitions_and_drops_the_top_level():
     assert "RANK_THAT_IS_NOT_SET" in dropped and "GPT(GPTConfig())" in dropped and "SystemExit" in dropped
 
 
+SELF_SHIFT = """
+import torch
+
+def shift(k):
+    k[:, 1:, 2:4] = k[:, :-1, 2:4]
+    return k
+
+def disjoint(k):
+    k[:, :, 0:2] = k[:, :, 2:4]
+    return k
+"""
+
+
+def test_an_assignment_between_overlapping_views_reads_before_it_writes():
+    """#49's in-place key shift, as its compiled graph computes it: a shift by one position
+    (eager CPU torch would spread position 0 down the sequence)."""
+    import torch
+
+    module = execute(SELF_SHIFT, "<self shift>", {})
+    assert module.__extracted__.read_before_write == [5, 9]  # the source counts from its leading newline
+    k = torch.arange(2 * 5 * 6, dtype=torch.float32).reshape(2, 5, 6)
+    shifted = module.shift(k.clone())
+    assert torch.equal(shifted[:, 1:, 2:4], k[:, :-1, 2:4])
+    assert torch.equal(shifted[:, :1], k[:, :1]) and torch.equal(shifted[..., :2], k[..., :2])
+    assert torch.equal(module.disjoint(k.clone())[..., :2], k[..., 2:4])
+
+
 def test_tracebacks_point_into_the_upstream_file():
     src = "def boom():\n    raise ValueError('x')\n"
     module = execute(src, "/some/upstream/train_gpt.py", {})

@@ -83,11 +83,15 @@ def window_pattern(n_layer: int) -> str:
 class GPT(s10_fp8_head.GPT):
     blocks: tuple[Block, ...]
 
+    def layer_windows(self) -> str:
+        """Each layer's window, "L" long or "S" short (#49 lays out 11 layers its own way)."""
+        return window_pattern(self.config.n_layer)
+
     def layer_masks(self, idx, window) -> list:
         doc = jax.vmap(document_causal)(idx)
         seq = idx.shape[-1]
         long, short = doc & block_window(seq, window), doc & block_window(seq, short_blocks(window))
-        return [long if c == "L" else short for c in window_pattern(self.config.n_layer)]
+        return [long if c == "L" else short for c in self.layer_windows()]
 
 
 def merged_blocks(blocks, key: jax.Array) -> tuple[Block, ...]:

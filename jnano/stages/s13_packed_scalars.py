@@ -43,7 +43,10 @@ class Block(eqx.Module):
     mlp: MLP | None  # None: #30 on drop block 0's
 
     def __call__(self, x, vi, x0, mask, lambdas, sa_lambdas):
-        x = scaled(lambdas[0], x) + scaled(lambdas[1], x0)
+        return self.sublayers(scaled(lambdas[0], x) + scaled(lambdas[1], x0), vi, mask, sa_lambdas)
+
+    def sublayers(self, x, vi, mask, sa_lambdas):
+        """Attention and MLP on the already mixed stream (#49 mixes it outside the block)."""
         if self.attn is not None:
             x = x + self.attn.mixed(rms_norm(x), vi, sa_lambdas, mask)
         return x if self.mlp is None else x + self.mlp(rms_norm(x))
@@ -66,6 +69,7 @@ class GPT(LanguageModel):
     head = s12b_scaled_logits.GPT.head
     layer_values = s12b_scaled_logits.GPT.layer_values
     layer_masks = s12b_scaled_logits.GPT.layer_masks
+    layer_windows = s12b_scaled_logits.GPT.layer_windows
 
     def hidden(self, idx, window):
         n = self.config.n_layer

@@ -19,7 +19,6 @@ import jax.numpy as jnp
 from jnano.nn import Linear
 from jnano.nn.masks import BLOCK, document_causal, left_window
 from jnano.stages import s16_attention_gate
-from jnano.stages.s11_merged_qkv import window_pattern
 from jnano.stages.s13_packed_scalars import Block
 from jnano.stages.s16_attention_gate import Config, config_from_shapes  # noqa: F401 - the stage's contract
 from jnano.stages.s15_qkvo_bank import QKVOAttention
@@ -42,7 +41,7 @@ class GPT(s16_attention_gate.GPT):
         doc = jax.vmap(document_causal)(idx)
         seq = idx.shape[-1]
         long, short = doc & left_window(seq, window * BLOCK), doc & left_window(seq, (window // 2) * BLOCK)
-        return [long if c == "L" else short for c in window_pattern(self.config.n_layer)]
+        return [long if c == "L" else short for c in self.layer_windows()]
 
 
 def regated(block: Block) -> Block:

@@ -24,10 +24,12 @@ GATE_CHANNELS = 12
 class GPT(s18c_final_layer_window.GPT):
     smear_gate: Linear  # (1, 12)
 
+    def smear_lambda(self):
+        return self.scalars[5 * self.config.n_layer]
+
     def token_embeddings(self, idx):
         x = self.embed(idx)
-        lam = self.scalars[5 * self.config.n_layer]
-        gate = scaled(lam, jax.nn.sigmoid(self.smear_gate(x[..., 1:, :GATE_CHANNELS])))
+        gate = scaled(self.smear_lambda(), jax.nn.sigmoid(self.smear_gate(x[..., 1:, :GATE_CHANNELS])))
         return jnp.concatenate([x[..., :1, :], x[..., 1:, :] + gate * x[..., :-1, :]], axis=-2)
 
 

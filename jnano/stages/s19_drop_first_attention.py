@@ -15,7 +15,6 @@ import jax
 
 from jnano.nn.precision import scaled
 from jnano.stages import s18d_smear
-from jnano.stages.s11_merged_qkv import window_pattern
 from jnano.stages.s13_packed_scalars import Block
 from jnano.stages.s18d_smear import Config, config_from_shapes  # noqa: F401 - the stage's contract
 
@@ -26,8 +25,7 @@ class GPT(s18d_smear.GPT):
     def layer_masks(self, idx, windows) -> list:
         """S18c's layers, with the last layer's long mask on every long layer."""
         layers = super().layer_masks(idx, windows)
-        pattern = window_pattern(self.config.n_layer)
-        return [layers[-1] if c == "L" else layer for c, layer in zip(pattern, layers)]
+        return [layers[-1] if c == "L" else layer for c, layer in zip(self.layer_windows(), layers)]
 
     def residual_stream(self, blocks, x, x0, values, masks):
         return self.block_outputs(blocks, x, x0, values, masks)[-1]

@@ -75,18 +75,26 @@ class QKNormAttention(eqx.Module):
         return qk_norm_rope_attention(q, k, v, cos, sin, mask, scale, self.qk_norm_before_rope)
 
 
-def qk_norm_rope_attention(q, k, v, cos, sin, mask=None, scale=None, norm_before_rope: bool = True):
-    """rms-norm q and k per head and rotate them (in either order), then softmax attention."""
+def qk_norm_rope(q, k, cos, sin, norm_before_rope: bool = True):
+    """rms-norm q and k per head and rotate them (in either order)."""
     if norm_before_rope:
         q, k = rms_norm(q), rms_norm(k)
-        q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
-    else:
-        q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
-        q, k = rms_norm(q), rms_norm(k)
+        return apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
+    q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
+    return rms_norm(q), rms_norm(k)
+
+
+def attend(q, k, v, mask=None, scale=None):
+    """Softmax attention, causal or under `mask`, at `scale` (default 1/sqrt(head_dim))."""
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     if mask is None:
         return dense_causal_attention(q, k, v, scale=scale)
     return masked_attention(q, k, v, mask, scale=scale)
+
+
+def qk_norm_rope_attention(q, k, v, cos, sin, mask=None, scale=None, norm_before_rope: bool = True):
+    """rms-norm q and k per head and rotate them (in either order), then softmax attention."""
+    return attend(*qk_norm_rope(q, k, cos, sin, norm_before_rope), v, mask, scale)
 
 
 class Block(eqx.Module):

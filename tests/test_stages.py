@@ -1,0 +1,51 @@
+"""Stage pieces a golden check covers only as a whole, tested on their own."""
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+import jnano
+from jnano.stages import s23_partial_key_offset as s23
+from parity import setup
+from parity.weights import parity_state_dict
+
+# parity's CI shape at a small vocabulary (no BOS in it: one document per row)
+SHAPE_49 = {**setup.shape("49"), "vocab_size": 1024}
+
+
+def test_partial_key_offset_shifts_only_the_stationary_quarters():
+    """#49: `k[:, 1:, :, d/4:d/2] = k[:, :-1, :, d/4:d/2]`, the same for [3d/4, d), read before
+    written; restated with explicit loops."""
+    k = np.random.default_rng(0).normal(size=(2, 7, 3, 16)).astype(np.float32)
+    expected = k.copy()
+    for t in range(1, 7):
+        for d in (*range(4, 8), *range(12, 16)):
+            expected[:, t, :, d] = k[:, t - 1, :, d]
+    np.testing.assert_array_equal(np.asarray(s23.offset_stationary_keys(jnp.asarray(k))), expected)
+
+
+def test_49_is_48_without_its_empty_block():
+    """11 blocks, all with an MLP, none with attention at 6; the two long-window layers (3, 10)
+    offset their keys; the value tables start at zero."""
+    model = jnano.build_model("49", **SHAPE_49)
+    assert len(model.blocks) == 11 and all(b.mlp is not None for b in model.blocks)
+    assert [i for i, b in enumerate(model.blocks) if b.attn is None] == [6]
+    offset = [i for i, b in enumerate(model.blocks) if isinstance(b.attn, s23.KeyOffsetAttention)]
+    assert offset == [i for i, w in enumerate(s23.LAYER_WINDOWS) if w == "L"] == [3, 10]
+    assert all(not np.asarray(t.weight).any() for t in model.value_embeds)
+
+
+def test_49s_block_zero_takes_the_summed_lambdas():
+    """Block 0 scales its input by resid_0 + x0_0 (there x is x0): moving weight from one
+    lambda to the other leaves the function unchanged, unlike at block 1 (random weights)."""
+    model = jnano.from_state_dict("49", parity_state_dict("49", 0, SHAPE_49), **SHAPE_49)
+    idx = jnp.asarray(np.random.default_rng(1).integers(0, 1024, (1, 256)))
+    n = model.config.n_layer
+
+    def moved(block: int):
+        scalars = model.scalars.at[block].add(-0.25).at[n + block].add(0.25)
+        return np.asarray(jnano.logits(eqx.tree_at(lambda m: m.scalars, model, scalars), idx))
+
+    base = np.asarray(jnano.logits(model, idx))
+    np.testing.assert_allclose(moved(0), base, rtol=0, atol=1e-5)
+    assert np.abs(moved(1) - base).max() > 1e-3
