@@ -258,6 +258,9 @@ class DistAdam:
     # `lr * (bias2 ** 0.5 / bias1)` are Python float64, rounded once to float32 by `mul_`
     step_size_float64: bool = False
     weight_decay: float = 0.0
+    # #50 (2025-12-18 CautiousWDAdam): `update += lr * wd * lr * [update * p >= 0] * p` after the
+    # step is formed (lr = the group's scheduled lr: the decay scales with lr squared)
+    cautious_weight_decay: float = 0.0
 
 
 Rule = AdamW | OrthogonalNesterov | Muon | DistAdam

@@ -231,20 +231,21 @@ _NORMUON_42 = _dist_adam_groups(
     polar_express=True, muon_lr_muls=(("blocks.*.mlp.c_fc", 2.0),)).with_rules(
     every=2, betas=(0.65, 0.95), momentum_warmup_form="set", momentum_cooldown=50, normuon_beta2=0.95,
     normuon_per_block=True, step_size_float64=True)
-def _with_muon_lr(recipe: OptimizerRecipe, lr: float) -> OptimizerRecipe:
-    """`recipe` with every Muon group's base lr set to `lr` (per-parameter `lr_mul`s kept)."""
-    return replace(recipe, groups=tuple(replace(g, rule=replace(g.rule, lr=lr)) if isinstance(g.rule, Muon) else g
+def _with_muon(recipe: OptimizerRecipe, **changes) -> OptimizerRecipe:
+    """`recipe` with fields of every Muon group's rule changed (Adam's kept: #50 gives DistAdam a
+    `cautious_weight_decay` of its own, which `with_rules` would set too)."""
+    return replace(recipe, groups=tuple(replace(g, rule=replace(g.rule, **changes)) if isinstance(g.rule, Muon) else g
                                         for g in recipe.groups))
 
 
 # #43's: cautious weight decay 1.2 on NorMuon (#44 the same)
-_CAUTIOUS_43 = _NORMUON_42.with_schedule(CooldownToFloor(2205, 0.5, 0.1, extension=40)).with_rules(
-    cautious_weight_decay=1.2)
+_CAUTIOUS_43 = _with_muon(_NORMUON_42.with_schedule(CooldownToFloor(2205, 0.5, 0.1, extension=40)),
+                          cautious_weight_decay=1.2)
 # #46's: 131K, 262K, 393K tokens (16K, 32K, 48K per GPU) over the thirds, 393K in the extension,
 # the peak lr growing with them (#47 the same)
 _STAGED_BATCH_46 = replace(_rows_32k(2160), batch_tokens=131_072, seq_len=16_384,
                            batch_stages=BatchStages((131_072, 262_144, 393_216), extension=393_216))
-_STAGED_46 = _with_muon_lr(_CAUTIOUS_43, 0.023).with_schedule(
+_STAGED_46 = _with_muon(_CAUTIOUS_43, lr=0.023).with_schedule(
     StagedCooldown(2120, 0.55, 0.1, peaks=((0.33, 1.51), (0.66, 1.93)), extension=40))
 
 
@@ -271,6 +272,12 @@ def _premul_48(recipe: OptimizerRecipe) -> OptimizerRecipe:
 _STAGED_BATCH_49 = replace(_STAGED_BATCH_46, num_iterations=2110)
 _STAGED_49 = _premul_48(_STAGED_46).with_schedule(
     StagedCooldown(2070, 0.55, 0.1, peaks=((1 / 3, 1.51), (2 / 3, 1.93)), extension=40))
+
+# #50's: cautious weight decay 0.005 on Adam's tables and head (the scalars' wd_mul is 0), 2050 + 40
+_CAUTIOUS_ADAM_50 = replace(_STAGED_49, groups=tuple(
+    replace(g, rule=replace(g.rule, cautious_weight_decay=0.005)) if g.name in ("embed", "head") else g
+    for g in _STAGED_49.groups)).with_schedule(
+    StagedCooldown(2050, 0.55, 0.1, peaks=((1 / 3, 1.51), (2 / 3, 1.93)), extension=40))
 
 
 _RECORDS: tuple[Record, ...] = (
@@ -1037,6 +1044,20 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_42,
         notes="11 blocks (#48's empty block 0 removed); the long-window layers' keys take their stationary "
               "RoPE dims from the previous position; x0 mixed in outside the blocks; zero-init value tables.",
+    ),
+    Record(
+        id="50",
+        date="2025-12-18",
+        time="2.128 minutes",
+        description="Extend Cautious Weight Decay to Adam parameters",
+        stage="s23_partial_key_offset",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=2090),
+        optimizer=_CAUTIOUS_ADAM_50,
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-12-18_CautiousWDAdam/1981d492-bc65-4ba9-a0fa-2b30fc5c3eba.txt"),
+        window=THIRDS_42,
+        notes="Adam's tables and head decay by lr^2 * 0.005 where the update and the weight agree in sign.",
     ),
 )
 

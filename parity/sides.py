@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+from dataclasses import replace
 
 import equinox as eqx
 import jax
@@ -93,13 +94,17 @@ MASK_BAND = 1e-4
 
 
 def _undecayed_apply(recipe: hp.OptimizerRecipe, model0):
-    """The optimizer step without #43's cautious weight decay (None where the recipe has none,
-    or where Newton-Schulz runs in bf16: a few mask entries, ~1e-4 of an update, are nothing
-    against that check's 0.1): its update is the direction whose sign the mask reads."""
-    decayed = [g.rule for g in recipe.groups if getattr(g.rule, "cautious_weight_decay", 0.0)]
-    if not decayed or any(r.ns_dtype != "float32" for r in decayed):
+    """The optimizer step without #43's cautious weight decay on NorMuon (None where the recipe
+    has none, or where Newton-Schulz runs in bf16: a few mask entries, ~1e-4 of an update, are
+    nothing against that check's 0.1): its update is the direction whose sign the mask reads.
+    Adam's decay (#50) stays: Adam's step agrees with upstream's bit for bit, so its mask
+    cannot flip, and its parameters get no allowance."""
+    decayed = [g for g in recipe.groups if isinstance(g.rule, hp.Muon) and g.rule.cautious_weight_decay]
+    if not decayed or any(g.rule.ns_dtype != "float32" for g in decayed):
         return None
-    opt = build_optimizer(recipe.with_rules(cautious_weight_decay=0.0), model0)
+    plain = tuple(replace(g, rule=replace(g.rule, cautious_weight_decay=0.0)) if g in decayed else g
+                  for g in recipe.groups)
+    opt = build_optimizer(replace(recipe, groups=plain), model0)
 
     @eqx.filter_jit
     def apply(m, s, g):

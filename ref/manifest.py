@@ -137,7 +137,7 @@ _ENTRIES = (
     Entry('49', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-14_PartialKeyOffset/150d40bf-c20b-4568-aac9-26eb919e25fd.txt',
           '8ee1730e3bb2966eaef2a737eb34fed37975c044e99c051ab8c5c09d99d6b495', "flex"),
     Entry('50', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-18_CautiousWDAdam/1981d492-bc65-4ba9-a0fa-2b30fc5c3eba.txt',
-          'e9b5a6dda5228b32e889d7fe17f2170abac2b0c7fabe9d6a0245338c7cee50d3', None),
+          'e9b5a6dda5228b32e889d7fe17f2170abac2b0c7fabe9d6a0245338c7cee50d3', "flex"),
     Entry('51', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-19_RetieLMHead/0828d309-ecfe-4442-9ee9-68fed3a4b599.txt',
           '03da63b7f78487311e07bfc510ebdedecb952e1ea684dc9ed7cf3a686fdedb87', None),
     Entry('52', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-21_SmoothedScalars/12-21-Smoothed-Scalars/0bc6e909-8ee8-4ae3-ac62-0070e151a808.txt',

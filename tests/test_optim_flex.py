@@ -524,7 +524,7 @@ def test_adamw_without_decay_is_torch_adam_of_records_20_to_23():
     np.testing.assert_allclose(np.asarray(model.b), tb.detach().numpy(), rtol=1e-6)
 
 
-def _torch_dist_adam_step(p, g, m, v, t, lr, b1, b2, eps, wd=0.0):
+def _torch_dist_adam_step(p, g, m, v, t, lr, b1, b2, eps, wd=0.0, cautious_wd=0.0):
     """DistAdam's per-parameter step restated with torch ops, each stored in the parameter's dtype.
 
     Each op runs on float32 copies and is stored back, as CUDA computes bf16 ops (opmath) for
@@ -547,12 +547,16 @@ def _torch_dist_adam_step(p, g, m, v, t, lr, b1, b2, eps, wd=0.0):
     denom = f(denom).add_(eps).to(p.dtype)
     update = f(m).div(f(denom)).to(p.dtype)
     update = f(update).mul_(step_size).to(p.dtype)
+    if cautious_wd:  # #50
+        update = f(update).addcmul_(f(p), f(update) * f(p) >= 0, value=lr * cautious_wd * lr).to(p.dtype)
     op(p, f(p).sub_(f(update)))
 
 
-def _run_dist_adam(dtype, wd=0.0, steps=5, lr=0.6, grad_scale=1.0):
+def _run_dist_adam(dtype, wd=0.0, steps=5, lr=0.6, grad_scale=1.0, cautious_wd=0.0):
+    global rng
+    rng = np.random.default_rng(5)  # the same weights and gradients on every call: runs compare
     recipe = hp.OptimizerRecipe(
-        groups=(hp.Group("adam", hp.Select(), hp.DistAdam(lr=lr, weight_decay=wd)),),
+        groups=(hp.Group("adam", hp.Select(), hp.DistAdam(lr=lr, weight_decay=wd, cautious_weight_decay=cautious_wd)),),
         schedule=hp.CooldownToFloor(steps, 0.4, 0.1))
     w0, b0 = _f32(16, 8), _f32(8)
     model = Toy(jnp.asarray(w0).astype(dtype), jnp.asarray(b0).astype(dtype))
@@ -570,7 +574,7 @@ def _run_dist_adam(dtype, wd=0.0, steps=5, lr=0.6, grad_scale=1.0):
         for k in range(2):
             g = torch.from_numpy(np.array(jax.tree.leaves(gj)[k], np.float32)).to(tdt)
             _torch_dist_adam_step(tp[k], g, tm[k], tv[k], step + 1, lr * _get_lr_19(step, steps), 0.8, 0.95,
-                                  1e-10, wd)
+                                  1e-10, wd, cautious_wd)
     return model, state, tp, tm, tv
 
 
@@ -591,6 +595,16 @@ def test_dist_adam_with_weight_decay_matches_torch_restatement():
         np.testing.assert_allclose(np.asarray(ours), ref.numpy(), rtol=1e-6, atol=1e-6)
     plain, _, _, _, _ = _run_dist_adam(jnp.float32)  # and the decay did something
     assert np.abs(np.asarray(plain.w) - np.asarray(model.w)).max() > 1e-3
+
+
+def test_dist_adam_cautious_decay_matches_torch_restatement():
+    """#50: the decay `lr * wd * lr` where update and weight agree in sign, wired through the
+    host's float64 lrs (`build._float64_decay_sizes`), bit for bit on bf16 weights."""
+    model, _, tp, _, _ = _run_dist_adam(jnp.bfloat16, cautious_wd=0.05)
+    for ours, ref in zip((model.w, model.b), tp):
+        np.testing.assert_array_equal(np.asarray(ours, np.float32), ref.float().numpy())
+    plain, _, _, _, _ = _run_dist_adam(jnp.bfloat16)
+    assert np.abs(np.asarray(plain.w, np.float32) - np.asarray(model.w, np.float32)).max() > 1e-2
 
 
 def test_dist_adam_bf16_state_and_params_follow_torch_bf16():
@@ -733,3 +747,23 @@ def test_dist_adam_bf16_moments_match_eager_cpu_torch_with_cpu_scalar_semantics(
             assert same == [1.0, 1.0]
         else:
             assert all(0.95 < s < 1.0 for s in same)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_adam_cautious_decay_is_torchs_addcmul(dtype):
+    """#50: `update.addcmul_(p, update * p >= 0, value=lr * wd * lr)` on bf16 moments and fp32 or
+    bf16 weights, torch's own op on the CPU against ours."""
+    from jnano.optim.dist_adam import cautious_decay
+
+    update = torch.from_numpy(_f32(4096, scale=1e-2)).to(dtype)
+    p = torch.from_numpy(_f32(4096)).to(dtype)
+    value = 0.6 * 0.005 * 0.6 + 1e-9  # not a bf16 number: its rounding would show
+    want = update.clone()
+    want.addcmul_(p, update * p >= 0, value=value)
+    jdt = jnp.dtype(str(dtype).removeprefix("torch."))
+    ours = cautious_decay(jnp.asarray(update.float().numpy()).astype(jdt), jnp.asarray(p.float().numpy()).astype(jdt), value)
+    np.testing.assert_array_equal(np.asarray(ours.astype(jnp.float32)), want.float().numpy())
+    # where update and weight disagree in sign nothing moves; elsewhere some entries do
+    disagree = (update.float() * p.float() < 0).numpy()
+    moved = np.asarray(ours.astype(jnp.float32)) != update.float().numpy()
+    assert disagree.any() and not moved[disagree].any() and moved[~disagree].any()

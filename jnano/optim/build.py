@@ -52,22 +52,30 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
         n = rule.every  # the k-th Adam step is the record's step k n + n - 1
         lr_of = _lr(rule.lr, schedule) if n == 1 else (lambda k: rule.lr * multiplier(schedule, k * n + n - 1))
         sizes = _float64_step_sizes(rule, schedule) if rule.step_size_float64 else None
-        adam = dist_adam(lr_of, b1, b2, rule.eps, rule.weight_decay, rule.state_dtype, rule.scalar_semantics, sizes)
+        decays = _float64_decay_sizes(rule, schedule) if rule.cautious_weight_decay else None
+        adam = dist_adam(lr_of, b1, b2, rule.eps, rule.weight_decay, rule.state_dtype, rule.scalar_semantics, sizes,
+                         decays)
         return adam if n == 1 else step_every(n, adam)
     raise TypeError(f"unknown optimizer rule {rule!r}")
 
 
-def _float64_step_sizes(rule: hp.DistAdam, schedule: hp.Schedule) -> np.ndarray:
-    """Adam's k-th step size `lr * (1 - b2^t)^0.5 / (1 - b1^t)` (t = k + 1, at the record's step
-    k n + n - 1) in Python float64, rounded to float32."""
-    b1, b2 = rule.betas
+def _host_lrs(rule: hp.DistAdam, schedule: hp.Schedule) -> list[float]:
+    """The lr of Adam's k-th step (at the record's step k n + n - 1) in Python float64."""
     n = rule.every
-    out = []
-    for k in range(-(-schedule.steps // n) + 1):
-        t = k + 1
-        lr = rule.lr * host_multiplier(schedule, k * n + n - 1)
-        out.append(lr * ((1 - b2 ** t) ** 0.5 / (1 - b1 ** t)))
-    return np.asarray(out, np.float32)
+    return [rule.lr * host_multiplier(schedule, k * n + n - 1) for k in range(-(-schedule.steps // n) + 1)]
+
+
+def _float64_step_sizes(rule: hp.DistAdam, schedule: hp.Schedule) -> np.ndarray:
+    """Adam's k-th step size `lr * (1 - b2^t)^0.5 / (1 - b1^t)` (t = k + 1) in Python float64,
+    rounded to float32."""
+    b1, b2 = rule.betas
+    return np.asarray([lr * ((1 - b2 ** (k + 1)) ** 0.5 / (1 - b1 ** (k + 1)))
+                       for k, lr in enumerate(_host_lrs(rule, schedule))], np.float32)
+
+
+def _float64_decay_sizes(rule: hp.DistAdam, schedule: hp.Schedule) -> np.ndarray:
+    """#50's `eff_weight_decay * lr = lr * wd * lr` of Adam's k-th step, float64 rounded to float32."""
+    return np.asarray([lr * rule.cautious_weight_decay * lr for lr in _host_lrs(rule, schedule)], np.float32)
 
 
 def _grad_transform(t: hp.GradTransform) -> optax.GradientTransformation:

@@ -20,9 +20,19 @@ class DistAdamState(NamedTuple):
     exp_avg_sq: optax.Updates
 
 
+def cautious_decay(update: jax.Array, p: jax.Array, value) -> jax.Array:
+    """#50 (2025-12-18 CautiousWDAdam): `update.addcmul_(p, update * p >= 0, value=lr * wd * lr)`,
+    in fp32 and rounded once to the update's dtype. The Python scalar `value` stays fp32 (on
+    CUDA and eager CPU alike), unlike #43's NorMuon form, whose `eff_wd * mask` is a tensor in
+    p's dtype (`jnano.optim.muon.cautious_weight_decay`)."""
+    f32 = jnp.float32
+    x, w = update.astype(f32), p.astype(f32)
+    return (x + jnp.where(x * w >= 0, jnp.asarray(value, f32) * w, 0.0)).astype(update.dtype)
+
+
 def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: float = 1e-10,
               weight_decay: float = 0.0, state_dtype: str | None = None,
-              scalar_semantics: str = "cuda", step_sizes=None) -> optax.GradientTransformation:
+              scalar_semantics: str = "cuda", step_sizes=None, decay_sizes=None) -> optax.GradientTransformation:
     """Records #24/#25's `DistAdam` (see `hp.DistAdam`), returning the whole update `-lr * ...`.
 
     The moments live in each gradient's dtype (bf16 for the embeddings) and every torch op of
@@ -36,6 +46,9 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
     `denom.add_(eps)` on bf16 moments, the scalar rounded to bf16 first (parity's reference).
     `step_sizes` (#42 on): the float32 step size of each of Adam's steps, computed on the host in
     float64 as upstream's Python does (`jnano.optim.build`); `learning_rate` is then unused.
+    `decay_sizes` (#50's cautious weight decay): the float32 `lr * wd * lr` of each of Adam's
+    steps; where the step and the parameter agree in sign (or either is 0) the step grows by
+    that times the parameter, one `addcmul_` rounded to the step's dtype.
     """
     if scalar_semantics not in ("cuda", "cpu"):
         raise ValueError(f"scalar_semantics must be 'cuda' or 'cpu', not {scalar_semantics!r}")
@@ -46,8 +59,8 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
         return DistAdamState(jnp.zeros((), jnp.int32), jax.tree.map(zeros, params), jax.tree.map(zeros, params))
 
     def update(grads, state, params=None):
-        if weight_decay and params is None:
-            raise ValueError("dist_adam with weight_decay needs params")
+        if (weight_decay or decay_sizes is not None) and params is None:
+            raise ValueError("dist_adam with weight decay needs params")
         t = (state.count + 1).astype(f32)
         lr = jnp.asarray(learning_rate(state.count), f32)
         # `beta ** t` of a Python float and an int64 tensor: float32 pow in torch
@@ -57,7 +70,7 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
         if step_sizes is not None:
             step_size = jnp.asarray(step_sizes, f32)[jnp.minimum(state.count, len(step_sizes) - 1)]
 
-        def one(g, m, v):
+        def one(g, m, v, p):
             dt = m.dtype  # the parameter's, or `state_dtype`
 
             def rnd(x):  # one torch op: float32 opmath, result stored in the tensor's dtype
@@ -74,11 +87,16 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
             v = rnd(rnd(v.astype(f32) * b2) + (1 - b2) * g * g)
             denom = rnd(rnd(jnp.sqrt(v)) + eps_)
             step = rnd(rnd(m / denom) * step_size)
+            if decay_sizes is not None:
+                step = cautious_decay(step.astype(dt), p, decay).astype(f32)
             return step.astype(dt), m.astype(dt), v.astype(dt)
 
+        if decay_sizes is not None:
+            decay = jnp.asarray(decay_sizes, f32)[jnp.minimum(state.count, len(decay_sizes) - 1)]
         leaves, treedef = jax.tree.flatten(grads)
-        outs = [one(g, m, v) for g, m, v in zip(leaves, treedef.flatten_up_to(state.exp_avg),
-                                                  treedef.flatten_up_to(state.exp_avg_sq))]
+        ps = treedef.flatten_up_to(params) if params is not None else [None] * len(leaves)
+        outs = [one(g, m, v, p) for g, m, v, p in zip(leaves, treedef.flatten_up_to(state.exp_avg),
+                                                        treedef.flatten_up_to(state.exp_avg_sq), ps)]
         step, m, v = (jax.tree.unflatten(treedef, [o[k] for o in outs]) for k in range(3))
         if weight_decay:
             step = jax.tree.map(lambda s, p: s + (lr * weight_decay * p.astype(f32)).astype(s.dtype), step, params)

@@ -40,7 +40,7 @@ STAGES: dict[str, str] = {
     "s21_single_skip": "one skip, block 4 -> block 7, block lambdas start at 1.1 (45; 46 batch-size stages)",
     "s22_lambda_on_weights": "the attention's lambda_0 scales the q/k/v weights, v + lambda_1 ve (47)",
     "s22b_premul_out": "matrices stored output rows first, lambda_1 pre-multiplies W_O (48)",
-    "s23_partial_key_offset": "11 blocks (empty block 0 gone), x0 mixed outside the blocks, long layers' keys offset by one (49)",
+    "s23_partial_key_offset": "11 blocks (empty block 0 gone), x0 mixed outside the blocks, long layers' keys offset by one (49; 50 cautious decay on Adam)",
 }
 
 

@@ -13,6 +13,9 @@ smear | backout | skip | pad], resid starting at 1.1, x0 at 0, skip at -1.5.
 The partial key offset: on the two long-window layers (3 and 10), after RoPE, each key's
 stationary dims (the zero-frequency quarters [d/4, d/2) and [3d/4, d)) are taken from the
 previous position, so a query can match on the token before its key.
+
+Record #50 "Extend Cautious Weight Decay to Adam parameters" (2025-12-18, 2.128 min) trains
+this model with cautious weight decay on Adam's tables and head (`jnano.hparams.DistAdam`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from jnano.stages.s21_single_skip import STREAM_LAMBDA_INIT
 from jnano.stages.s22b_premul_out import SA_LAMBDA_INIT, RowBankAttention
 from jnano.stages.s22b_premul_out import Config, config_from_shapes  # noqa: F401 - the stage's contract
 
-RECORDS = ("49",)
+RECORDS = ("49", "50")
 # upstream's `bm_sizes`: short, short, short, long, ...; block 6 has no attention (its "S" unused)
 LAYER_WINDOWS = "SSSLSSSSSSL"
 SKIP_FROM, SKIP_TO = 3, 6
