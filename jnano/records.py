@@ -1059,6 +1059,22 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_42,
         notes="Adam's tables and head decay by lr^2 * 0.005 where the update and the weight agree in sign.",
     ),
+    Record(
+        id="51",
+        date="2025-12-19",
+        time="2.075 minutes",
+        description="Retie Embed to lm_head, retune fp8 scales",
+        stage="s23b_retied_head",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=2035),
+        optimizer=_CAUTIOUS_ADAM_50.with_schedule(
+            StagedCooldown(1995, 0.55, 0.1, peaks=((1 / 3, 1.51), (2 / 3, 1.93)), extension=40)),
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-12-19_RetieLMHead/0828d309-ecfe-4442-9ee9-68fed3a4b599.txt"),
+        window=THIRDS_42,
+        notes="The embedding is the head's weight again (drawn N(0, 0.005), Adam at the head's lr 0.008, "
+              "cautious decay); FP8 head scales 100/448, 1.5/448, 0.75/448.",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

@@ -139,7 +139,7 @@ _ENTRIES = (
     Entry('50', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-18_CautiousWDAdam/1981d492-bc65-4ba9-a0fa-2b30fc5c3eba.txt',
           'e9b5a6dda5228b32e889d7fe17f2170abac2b0c7fabe9d6a0245338c7cee50d3', "flex"),
     Entry('51', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-19_RetieLMHead/0828d309-ecfe-4442-9ee9-68fed3a4b599.txt',
-          '03da63b7f78487311e07bfc510ebdedecb952e1ea684dc9ed7cf3a686fdedb87', None),
+          '03da63b7f78487311e07bfc510ebdedecb952e1ea684dc9ed7cf3a686fdedb87', "flex"),
     Entry('52', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-21_SmoothedScalars/12-21-Smoothed-Scalars/0bc6e909-8ee8-4ae3-ac62-0070e151a808.txt',
           '858855f4f636f80fe39ffafbc6efee75d4f1cefff10016192cdd30ffefb8d211', None),
     Entry('53', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-22_MultiTokenPrediction/17aaf854-f338-4d0d-9767-a5db30fd7980.txt',

@@ -49,3 +49,18 @@ def test_49s_block_zero_takes_the_summed_lambdas():
     base = np.asarray(jnano.logits(model, idx))
     np.testing.assert_allclose(moved(0), base, rtol=0, atol=1e-5)
     assert np.abs(moved(1) - base).max() > 1e-3
+
+
+def test_51_embeds_with_the_heads_rows():
+    """#51: no `embed`; the head (drawn N(0, 0.005)) is the embedding. Moving the head's row of
+    an input token moves every logit, not only that token's column: the stream starts from it."""
+    shape = {**SHAPE_49, "head_fp8": None}
+    model = jnano.from_state_dict("51", parity_state_dict("51", 0, shape), **shape)
+    assert "embed.weight" not in jnano.to_state_dict(jnano.build_model("51", **shape))
+    assert abs(float(jnano.build_model("51", **shape).lm_head.weight.std()) - 0.005) < 2e-4
+    idx = jnp.asarray(np.random.default_rng(2).integers(0, 1024, (1, 128)))
+    token = int(idx[0, 5])
+    moved = eqx.tree_at(lambda m: m.lm_head.weight, model, model.lm_head.weight.at[token].multiply(3.0))
+    before, after = np.asarray(jnano.logits(model, idx)), np.asarray(jnano.logits(moved, idx))
+    others = np.arange(before.shape[-1]) != token
+    assert np.abs(after[..., others] - before[..., others]).max() > 1e-3

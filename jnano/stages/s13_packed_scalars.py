@@ -86,6 +86,10 @@ class GPT(LanguageModel):
 
     def token_embeddings(self, idx):
         """The residual stream before its first norm (#34 smears it)."""
+        return self.embed_tokens(idx)
+
+    def embed_tokens(self, idx):
+        """The token embedding's rows (#51 takes them from the head)."""
         return self.embed(idx)
 
     def skip_weights(self):

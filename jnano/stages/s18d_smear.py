@@ -28,7 +28,7 @@ class GPT(s18c_final_layer_window.GPT):
         return self.scalars[5 * self.config.n_layer]
 
     def token_embeddings(self, idx):
-        x = self.embed(idx)
+        x = self.embed_tokens(idx)
         gate = scaled(self.smear_lambda(), jax.nn.sigmoid(self.smear_gate(x[..., 1:, :GATE_CHANNELS])))
         return jnp.concatenate([x[..., :1, :], x[..., 1:, :] + gate * x[..., :-1, :]], axis=-2)
 
