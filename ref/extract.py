@@ -53,8 +53,13 @@ def _base_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+def _sliced(node: ast.expr) -> bool:
+    """A subscript that takes a slice (`t[:, 1:]`), not a key (`group["lr"]`)."""
+    return isinstance(node, ast.Subscript) and any(isinstance(n, ast.Slice) for n in ast.walk(node.slice))
+
+
 class _ReadBeforeWrite(ast.NodeTransformer):
-    """`t[a] = t[b]` becomes `t[a] = t[b].clone()`.
+    """`t[a] = t[b]`, both sliced views, becomes `t[a] = t[b].clone()`.
 
     #49 shifts keys in place between overlapping views of one tensor
     (`k[:, 1:, :, s] = k[:, :-1, :, s]`). Under `torch.compile`, as the record ran, the graph
@@ -68,7 +73,7 @@ class _ReadBeforeWrite(ast.NodeTransformer):
 
     def visit_Assign(self, node: ast.Assign) -> ast.Assign:
         target = node.targets[0] if len(node.targets) == 1 else None
-        if (isinstance(target, ast.Subscript) and isinstance(node.value, ast.Subscript)
+        if (_sliced(target) and _sliced(node.value)
                 and _base_name(target) is not None and _base_name(target) == _base_name(node.value)):
             clone = ast.Attribute(value=node.value, attr="clone", ctx=ast.Load())
             node.value = ast.copy_location(ast.Call(func=clone, args=[], keywords=[]), node.value)
