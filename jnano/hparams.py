@@ -261,6 +261,10 @@ class DistAdam:
     # #50 (2025-12-18 CautiousWDAdam): `update += lr * wd * lr * [update * p >= 0] * p` after the
     # step is formed (lr = the group's scheduled lr: the decay scales with lr squared)
     cautious_weight_decay: float = 0.0
+    # #52 (2025-12-21 SmoothedScalars): from every stage change of the window and batch
+    # (`jnano.optim.schedules.stage_transitions`) the rule stands still this many steps: no
+    # step, no state change, and the gradients of those steps dropped (`p.grad = None`)
+    freeze_after_transitions: int = 0
 
 
 Rule = AdamW | OrthogonalNesterov | Muon | DistAdam

@@ -280,6 +280,22 @@ _CAUTIOUS_ADAM_50 = replace(_STAGED_49, groups=tuple(
     StagedCooldown(2050, 0.55, 0.1, peaks=((1 / 3, 1.51), (2 / 3, 1.93)), extension=40))
 
 
+
+def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#52's groups: the smear gate leaves NorMuon for Adam (lr x0.01, no decay), `x0_lambdas`
+    join Adam (lr x5, no decay), and the packed scalars get an Adam of their own, betas
+    (0.9, 0.99), standing still for 40 steps from each stage change."""
+    by_name = {g.name: g for g in recipe.groups}
+    adam = replace(by_name["scalars"].rule, cautious_weight_decay=0.0)  # x5, every 2nd step, host step sizes
+    groups = tuple(g for g in recipe.groups if g.name not in ("gates", "scalars")) + (
+        Group("gates", Select(("blocks.*",), min_ndim=2), by_name["gates"].rule),
+        Group("smear", Select(("smear_gate.weight",)), replace(adam, lr=0.008 * 0.01)),
+        Group("x0", Select(("x0_lambdas",)), adam),
+        Group("scalars", Select(("scalars",)), replace(adam, betas=(0.9, 0.99), freeze_after_transitions=40)),
+    )
+    return replace(recipe, groups=groups)
+
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -1074,6 +1090,23 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_42,
         notes="The embedding is the head's weight again (drawn N(0, 0.005), Adam at the head's lr 0.008, "
               "cautious decay); FP8 head scales 100/448, 1.5/448, 0.75/448.",
+    ),
+    Record(
+        id="52",
+        date="2025-12-21",
+        time="2.037 minutes",
+        description="Smooth scalars via beta increase, decrease smear gate lr, freeze scalars during transitions, "
+                    "adam all reduce",
+        stage="s23c_x0_lambdas",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=2000),
+        optimizer=_smoothed_scalars_52(_CAUTIOUS_ADAM_50).with_schedule(
+            StagedCooldown(1960, 0.55, 0.1, peaks=((1 / 3, 1.51), (2 / 3, 1.93)), extension=40)),
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-12-21_SmoothedScalars/12-21-Smoothed-Scalars/0bc6e909-8ee8-4ae3-ac62-0070e151a808.txt"),
+        window=THIRDS_42,
+        notes="x0_lambdas a parameter of their own; the smear gate trained by Adam at lr x0.01; the packed "
+              "scalars by their own Adam, betas (0.9, 0.99), frozen for 40 steps from each window/batch change.",
     ),
 )
 

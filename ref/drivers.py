@@ -267,6 +267,7 @@ class FlexDriver(TopLevelDriver):
         self._window_init, self._window_pre = code(plan.window_init), code(plan.window_pre)
         self._hooks_init, self._hooks = code(plan.hooks_init), code(plan.hooks)
         self._micro_pre = code(plan.micro_pre)
+        self._state_init, self._state_pre = code(plan.step_state_init), code(plan.step_state_pre)
         self._setup_names = set().union(set(), *(toplevel._stores(s) for s in plan.setup.body))
         self._window_model, self._window_step = None, -1  # whose window state the module holds
         self._window_args = [compile(ast.Expression(a), filename, "eval") for a in plan.window_args]
@@ -478,9 +479,25 @@ class FlexDriver(TopLevelDriver):
         names = {n: ns[n] for n in self._setup_names if n in ns}
         return SimpleNamespace(optimizers=ns["optimizers"], schedulers=ns.get("schedulers", []), names=names)
 
+    def step_state(self, step: int) -> dict[str, Any]:
+        """The loop state the optimizer statements read at `step` (#52's `is_transition`): the
+        loop's own statements re-run for steps 0..step in a copy of the module's namespace, with
+        an inert model (the window's loop state, and the model's YaRN state, stay as they are)."""
+        if not self.plan.step_state_names:
+            return {}
+        ns = dict(vars(self.m))
+        ns.update(model=_Inert(), raw_model=_Inert(), ddp_model=_Inert(), rank=0, world_size=1)
+        with flex.on_cpu():
+            exec(self._state_init, ns)
+            for s in range(step + 1):
+                ns["step"] = s
+                exec(self._state_pre, ns)
+        return {name: ns[name] for name in self.plan.step_state_names}
+
     def apply_gradients(self, model, opt, step, fp32_ns=False):
         ns = vars(self.m)
         ns.update(opt.names)
+        ns.update(self.step_state(step))
         ns.update(model=model, raw_model=model, ddp_model=model, step=step, rank=0, world_size=1)
         # Muon's bf16 update buffers (#12-#23) follow the Newton-Schulz precision of this step
         self.torch_proxy.buffer_dtype = torch.float32 if fp32_ns else None

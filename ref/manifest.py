@@ -141,7 +141,7 @@ _ENTRIES = (
     Entry('51', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-19_RetieLMHead/0828d309-ecfe-4442-9ee9-68fed3a4b599.txt',
           '03da63b7f78487311e07bfc510ebdedecb952e1ea684dc9ed7cf3a686fdedb87', "flex"),
     Entry('52', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-21_SmoothedScalars/12-21-Smoothed-Scalars/0bc6e909-8ee8-4ae3-ac62-0070e151a808.txt',
-          '858855f4f636f80fe39ffafbc6efee75d4f1cefff10016192cdd30ffefb8d211', None),
+          '858855f4f636f80fe39ffafbc6efee75d4f1cefff10016192cdd30ffefb8d211', "flex"),
     Entry('53', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-22_MultiTokenPrediction/17aaf854-f338-4d0d-9767-a5db30fd7980.txt',
           'd4497d80c4ff417bc01571e3b94ab8be90357cfb94bd4c0b449f657cda7db3e7', None),
     Entry('54', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-26_LogitRescale/03e41c2d-2951-4546-a599-24cd723247fc.txt',

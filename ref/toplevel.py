@@ -96,6 +96,12 @@ class FlexPlan:
     # (#44 on: `if idx == grad_accum_steps - 1 and step % 2 == 1: optimizers[0].should_sync = True`,
     # which arms the Adam gradient hooks that the backward fires)
     micro_pre: ast.Module = field(default_factory=lambda: _mod([]))
+    # loop state the optimizer statements read that the loop sets before the training call
+    # (#52's `is_transition`, from the window and batch-size changes): `step_state_pre` re-run
+    # for steps 0..step after `step_state_init`, in a namespace of its own, gives their values
+    step_state_names: list[str] = field(default_factory=list)
+    step_state_init: ast.Module = field(default_factory=lambda: _mod([]))
+    step_state_pre: ast.Module = field(default_factory=lambda: _mod([]))
 
 
 def _mod(stmts: list[ast.stmt]) -> ast.Module:
@@ -251,6 +257,8 @@ def flex_plan(source: str) -> FlexPlan:
             hooks.insert(0, s)
             needed |= _loads(s)
     micro_pre = _micro_step_statements(loop.body[j], call)
+    state_names, state_pre = _step_state(loop.body[:j], hooks)
+    state_init = _top_level_defs(body, stop, set().union(set(), *(_loads(s) for s in state_pre)))
     reads = set().union(set(), *(_loads(s) for s in hooks + micro_pre))
     hooks_init = _top_level_defs(body, stop, reads - set().union(set(), *(_stores(s) for s in setup)))
     dropped = [ast.unparse(s).splitlines()[0] for s in after if s not in hooks]
@@ -258,7 +266,24 @@ def flex_plan(source: str) -> FlexPlan:
     functions = [s for s in body if isinstance(s, ast.FunctionDef) and s.name in called]
     clears = any("zero_grad" in ast.unparse(s) for s in hooks + functions)
     return FlexPlan(_mod(casts), _mod(setup), _mod(window_init), _mod(pre), window_args, window_kwargs,
-                    _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names, clears, _mod(micro_pre))
+                    _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names, clears, _mod(micro_pre),
+                    state_names, _mod(state_init), _mod(state_pre))
+
+
+def _step_state(before: list[ast.stmt], hooks: list[ast.stmt]) -> tuple[list[str], list[ast.stmt]]:
+    """The names the optimizer statements read that loop statements before the training call set
+    (#52's `is_transition`), and those statements (validation blocks left out), with the ones
+    they read in turn, in loop order."""
+    hook_reads = set().union(set(), *(_loads(s) for s in hooks)) - set().union(set(), *(_stores(s) for s in hooks))
+    candidates = [s for s in before if not _is_validation(s)]
+    names = sorted(hook_reads & set().union(set(), *(_stores(s) for s in candidates)) - DRIVER_NAMES)
+    needed, kept = set(names), set()
+    while True:  # to a fixed point: a statement after one that reads its name carries it to the next step
+        more = {i for i, s in enumerate(candidates) if _stores(s) & needed} - kept
+        if not more:
+            return names, [candidates[i] for i in sorted(kept)]
+        kept |= more
+        needed |= set().union(*(_loads(candidates[i]) for i in more))
 
 
 def _micro_step_statements(stmt: ast.stmt, call: ast.Call) -> list[ast.stmt]:

@@ -767,3 +767,37 @@ def test_adam_cautious_decay_is_torchs_addcmul(dtype):
     disagree = (update.float() * p.float() < 0).numpy()
     moved = np.asarray(ours.astype(jnp.float32)) != update.float().numpy()
     assert disagree.any() and not moved[disagree].any() and moved[~disagree].any()
+
+
+def test_stage_transitions_are_52s_get_ws_and_get_bs_changes():
+    """#52's `is_transition`: where `int(3 * x)` (x = step / N, float64) steps up in get_ws /
+    get_bs, and step N, where the extension's final window starts."""
+    from jnano.optim.schedules import frozen_steps, stage_transitions
+
+    sched = hp.StagedCooldown(1960, 0.55, 0.1, peaks=((1 / 3, 1.51), (2 / 3, 1.93)), extension=40)
+
+    def stage(step):  # restated from #52's get_ws / get_bs
+        return 3 if step >= 1960 else int(3 * (step / 1960))
+
+    want = [s for s in range(1, 2000) if stage(s) != stage(s - 1)]
+    assert stage_transitions(sched) == want == [654, 1307, 1960]
+    frozen = frozen_steps(sched, 40)
+    assert frozen[654:694].all() and not frozen[653] and not frozen[694] and frozen[1960:2000].all()
+
+
+def test_a_frozen_step_every_drops_its_gradients_and_holds_its_count():
+    """#52: on frozen steps no update, no inner step, the gradients (and any summed before) dropped;
+    the inner rule's count resumes where it stopped."""
+    from jnano.optim.transforms import step_every
+
+    frozen = np.array([False, False, False, True, True, False, False, False])
+    inner = optax.scale_by_schedule(lambda count: count + 1.0)  # its k-th step scales by k + 1
+    tx = step_every(2, inner, frozen)
+    state = tx.init(jnp.zeros(()))
+    got = []
+    for step in range(8):
+        update, state = tx.update(jnp.asarray(float(2 ** step)), state)
+        got.append(float(update))
+    # step 1: (1 + 2) x 1; steps 2-4 dropped (4 summed at 2, then frozen 3 and 4); step 5: its own 32 x 2;
+    # step 7: (64 + 128) x 3
+    assert got == [0, 3, 0, 0, 0, 64, 0, 576]

@@ -348,3 +348,19 @@ def test_44_adam_steps_through_its_gradient_hooks(modded_checkout, monkeypatch):
 
     assert adam_moves(fire=True)
     assert not adam_moves(fire=False)
+
+
+@pytest.mark.upstream
+def test_52s_transitions_come_from_its_own_loop(modded_checkout):
+    """#52's `is_transition` (which freezes its scalar Adam) as the loop's own statements compute
+    it, re-run by the driver, at the steps our schedule says: the window and batch changes."""
+    from jnano import records
+    from jnano.optim.schedules import stage_transitions
+    from parity import setup
+
+    up = ref.load("52", modded_checkout)
+    schedule = setup.short_schedule(records.get("52").optimizer.schedule)
+    args = vars(setup.upstream_args("52", records.get("52").optimizer.with_schedule(schedule)))
+    up.set_args(SimpleNamespace(**setup.for_declared(args, up.driver.declared_args())))
+    flags = [up.driver.step_state(s)["is_transition"] for s in range(schedule.steps)]
+    assert [s for s, f in enumerate(flags) if f] == stage_transitions(schedule) == [3, 6, 8]

@@ -12,7 +12,7 @@ import optax
 from jnano import hparams as hp
 from jnano.optim.dist_adam import dist_adam
 from jnano.optim.muon import Orthogonalizer, nesterov_orthogonalized, orthogonal_nesterov
-from jnano.optim.schedules import host_multiplier, multiplier
+from jnano.optim.schedules import frozen_steps, host_multiplier, multiplier
 from jnano.optim.transforms import clip_grad_norm_like_torch, normalize_each, step_every
 from jnano.state_dict import path_name
 
@@ -49,33 +49,39 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
         # the lr enters inside the rule: upstream multiplies it into the bias-correction factor
         # (`step_size`) before touching the moments, one float32 rounding we keep
         b1, b2 = rule.betas
-        n = rule.every  # the k-th Adam step is the record's step k n + n - 1
+        n = rule.every  # the k-th Adam step is the record's step k n + n - 1 (unless frozen)
+        frozen = frozen_steps(schedule, rule.freeze_after_transitions) if rule.freeze_after_transitions else None
+        if frozen is not None and not rule.step_size_float64:
+            raise ValueError("a frozen DistAdam needs step_size_float64: its steps' lrs come from the host")
         lr_of = _lr(rule.lr, schedule) if n == 1 else (lambda k: rule.lr * multiplier(schedule, k * n + n - 1))
-        sizes = _float64_step_sizes(rule, schedule) if rule.step_size_float64 else None
-        decays = _float64_decay_sizes(rule, schedule) if rule.cautious_weight_decay else None
+        sizes = _float64_step_sizes(rule, schedule, frozen) if rule.step_size_float64 else None
+        decays = _float64_decay_sizes(rule, schedule, frozen) if rule.cautious_weight_decay else None
         adam = dist_adam(lr_of, b1, b2, rule.eps, rule.weight_decay, rule.state_dtype, rule.scalar_semantics, sizes,
                          decays)
-        return adam if n == 1 else step_every(n, adam)
+        return adam if n == 1 and frozen is None else step_every(n, adam, frozen)
     raise TypeError(f"unknown optimizer rule {rule!r}")
 
 
-def _host_lrs(rule: hp.DistAdam, schedule: hp.Schedule) -> list[float]:
-    """The lr of Adam's k-th step (at the record's step k n + n - 1) in Python float64."""
+def _host_lrs(rule: hp.DistAdam, schedule: hp.Schedule, frozen=None) -> list[float]:
+    """The lr of Adam's k-th step in Python float64: at the record's step k n + n - 1, or with
+    #52's `frozen` steps at the k-th step s with s % n == n - 1 that is not frozen."""
     n = rule.every
-    return [rule.lr * host_multiplier(schedule, k * n + n - 1) for k in range(-(-schedule.steps // n) + 1)]
+    fires = [s for s in range((-(-schedule.steps // n) + 1) * n)
+             if s % n == n - 1 and (frozen is None or not frozen[min(s, len(frozen) - 1)])]
+    return [rule.lr * host_multiplier(schedule, s) for s in fires]
 
 
-def _float64_step_sizes(rule: hp.DistAdam, schedule: hp.Schedule) -> np.ndarray:
+def _float64_step_sizes(rule: hp.DistAdam, schedule: hp.Schedule, frozen=None) -> np.ndarray:
     """Adam's k-th step size `lr * (1 - b2^t)^0.5 / (1 - b1^t)` (t = k + 1) in Python float64,
     rounded to float32."""
     b1, b2 = rule.betas
     return np.asarray([lr * ((1 - b2 ** (k + 1)) ** 0.5 / (1 - b1 ** (k + 1)))
-                       for k, lr in enumerate(_host_lrs(rule, schedule))], np.float32)
+                       for k, lr in enumerate(_host_lrs(rule, schedule, frozen))], np.float32)
 
 
-def _float64_decay_sizes(rule: hp.DistAdam, schedule: hp.Schedule) -> np.ndarray:
+def _float64_decay_sizes(rule: hp.DistAdam, schedule: hp.Schedule, frozen=None) -> np.ndarray:
     """#50's `eff_weight_decay * lr = lr * wd * lr` of Adam's k-th step, float64 rounded to float32."""
-    return np.asarray([lr * rule.cautious_weight_decay * lr for lr in _host_lrs(rule, schedule)], np.float32)
+    return np.asarray([lr * rule.cautious_weight_decay * lr for lr in _host_lrs(rule, schedule, frozen)], np.float32)
 
 
 def _grad_transform(t: hp.GradTransform) -> optax.GradientTransformation:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from jnano.hparams import CooldownToFloor, CosineWithWarmup, Schedule, StagedCooldown, Trapezoid
 
@@ -73,3 +74,22 @@ def multiplier(schedule: Schedule, step) -> jnp.ndarray:
         out = jnp.where(cooling, peak * w + (1.0 - w) * schedule.floor, peak)
         return jnp.where(it > n, jnp.float32(schedule.floor), out)
     raise TypeError(f"unknown schedule {schedule!r}")
+
+
+def stage_transitions(schedule: StagedCooldown, stages: int = 3) -> list[int]:
+    """The steps where #46-#52's window and batch size change: `int(stages * (step / N))` steps
+    up (upstream's `get_ws` / `get_bs`, in float64), and step N, where the extension's final
+    window starts. #52's `is_transition`."""
+    if not isinstance(schedule, StagedCooldown):
+        raise TypeError(f"stage transitions need a StagedCooldown schedule, not {schedule!r}")
+    n = schedule.num_iterations
+    index = [int(stages * (s / n)) for s in range(n)]
+    return [s for s in range(1, n) if index[s] != index[s - 1]] + ([n] if schedule.extension else [])
+
+
+def frozen_steps(schedule: StagedCooldown, length: int) -> np.ndarray:
+    """True at the steps 0..steps within `length` steps from a stage transition (#52)."""
+    frozen = np.zeros(schedule.steps + 1, bool)
+    for t in stage_transitions(schedule):
+        frozen[t:t + length] = True
+    return frozen

@@ -42,11 +42,14 @@ class AccumulateState(NamedTuple):
     inner: optax.OptState
 
 
-def step_every(n: int, inner: optax.GradientTransformation) -> optax.GradientTransformation:
+def step_every(n: int, inner: optax.GradientTransformation, frozen=None) -> optax.GradientTransformation:
     """`inner` steps on every n-th step (count % n == n - 1) with the sum of the n gradients
     since its last step; zero updates in between. #39 (2025-09-30 CustomBatching): Adam steps on
     odd steps, its parameters' `.grad` accumulated by two backward passes (`zero_grad` only
-    after it). `inner`'s own count advances once per step it takes."""
+    after it). `inner`'s own count advances once per step it takes.
+
+    `frozen` (#52): a host bool per step; on those steps `inner` does not step and the step's
+    gradients, with any summed before it, are dropped."""
 
     def init(params):
         return AccumulateState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params), inner.init(params))
@@ -63,6 +66,13 @@ def step_every(n: int, inner: optax.GradientTransformation) -> optax.GradientTra
             return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), state.inner, summed
 
         updates, inner_state, summed = jax.lax.cond(state.count % n == n - 1, fire, wait, None)
+        if frozen is not None:
+            table = jnp.asarray(frozen)
+            still = table[jnp.minimum(state.count, len(frozen) - 1)]
+            zeros = lambda t: jax.tree.map(jnp.zeros_like, t)  # noqa: E731
+            updates, inner_state, summed = jax.lax.cond(
+                still, lambda _: (zeros(updates), state.inner, zeros(summed)),
+                lambda _: (updates, inner_state, summed), None)
         return updates, AccumulateState(state.count + 1, summed, inner_state)
 
     return optax.GradientTransformation(init, update)

@@ -75,13 +75,20 @@ class GPT(s22b_premul_out.GPT):
         ve = [t(idx) for t in self.value_embeds]
         return [ve[1], ve[2]] + [None] * (self.config.n_layer - 5) + ve
 
+    def stream_lambdas(self):
+        """(resid, x0, attention pairs): the packed [resid L | x0 L | pairs 2L | ...] (#52 moves x0 out)."""
+        n = self.config.n_layer
+        return self.scalars[:n], self.scalars[n:2 * n], self.scalars[2 * n:4 * n].reshape(n, 2)
+
+    def tail_scalar(self, k: int):
+        """The k-th scalar after the per-layer ones: smear 0, backout 1, skip 2."""
+        return self.scalars[4 * self.config.n_layer + k]
+
     def smear_lambda(self):
-        return self.scalars[4 * self.config.n_layer]
+        return self.tail_scalar(0)
 
     def hidden(self, idx, window):
-        n = self.config.n_layer
-        resid, x0_share = self.scalars[:n], self.scalars[n:2 * n]
-        sa_lambdas = self.scalars[2 * n:4 * n].reshape(n, 2)
+        resid, x0_share, sa_lambdas = self.stream_lambdas()
 
         def mixed(i, block):
             def run(x, vi, x0, mask):
@@ -94,14 +101,13 @@ class GPT(s22b_premul_out.GPT):
         return self.residual_stream(blocks, x, x0, self.layer_values(idx), self.layer_masks(idx, window))
 
     def residual_stream(self, blocks, x, x0, values, masks):
-        n = self.config.n_layer
         outs = []
         for i, block in enumerate(blocks):
             if i == SKIP_TO:
-                x = x + scaled(jax.nn.sigmoid(self.scalars[4 * n + 2]), outs[SKIP_FROM])
+                x = x + scaled(jax.nn.sigmoid(self.tail_scalar(2)), outs[SKIP_FROM])
             x = block(x, values[i], x0, masks[i])
             outs.append(x)
-        return x - scaled(self.scalars[4 * n + 1], outs[BACKOUT_BLOCK])
+        return x - scaled(self.tail_scalar(1), outs[BACKOUT_BLOCK])
 
 
 def key_offset_scalars(n_layer: int, world_size: int) -> jax.Array:
