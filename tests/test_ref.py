@@ -74,9 +74,9 @@ def disjoint(k):
     k[:, :, 0:2] = k[:, :, 2:4]
     return k
 
-def keyed(group):
-    group["initial_lr"] = group["lr"]
-    return group
+def keyed(settings):
+    settings["first"] = settings["rate"]
+    return settings
 """
 
 
@@ -92,7 +92,8 @@ def test_an_assignment_between_overlapping_views_reads_before_it_writes():
     assert torch.equal(shifted[:, 1:, 2:4], k[:, :-1, 2:4])
     assert torch.equal(shifted[:, :1], k[:, :1]) and torch.equal(shifted[..., :2], k[..., :2])
     assert torch.equal(module.disjoint(k.clone())[..., :2], k[..., 2:4])
-    assert module.keyed({"lr": 0.5}) == {"lr": 0.5, "initial_lr": 0.5}  # a key, not a view: untouched
+    assert module.keyed({"rate": 0.5}) == {"rate": 0.5, "first": 0.5}  # a key, not a view: untouched
+    assert module.__extracted__.read_before_write == [5, 9]
 
 
 def test_tracebacks_point_into_the_upstream_file():
