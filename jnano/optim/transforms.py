@@ -65,14 +65,14 @@ def step_every(n: int, inner: optax.GradientTransformation, frozen=None) -> opta
             shapes = jax.eval_shape(lambda: inner.update(summed, state.inner, params)[0])
             return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), state.inner, summed
 
-        updates, inner_state, summed = jax.lax.cond(state.count % n == n - 1, fire, wait, None)
+        def drop(_):  # frozen (#52): no step, nothing summed kept
+            updates, inner_state, _ = wait(None)
+            return updates, inner_state, jax.tree.map(jnp.zeros_like, summed)
+
+        branch = (state.count % n == n - 1).astype(jnp.int32)  # 0 wait, 1 fire
         if frozen is not None:
-            table = jnp.asarray(frozen)
-            still = table[jnp.minimum(state.count, len(frozen) - 1)]
-            zeros = lambda t: jax.tree.map(jnp.zeros_like, t)  # noqa: E731
-            updates, inner_state, summed = jax.lax.cond(
-                still, lambda _: (zeros(updates), state.inner, zeros(summed)),
-                lambda _: (updates, inner_state, summed), None)
+            branch = jnp.where(jnp.asarray(frozen)[jnp.minimum(state.count, len(frozen) - 1)], 2, branch)
+        updates, inner_state, summed = jax.lax.switch(branch, (wait, fire, drop), None)
         return updates, AccumulateState(state.count + 1, summed, inner_state)
 
     return optax.GradientTransformation(init, update)
