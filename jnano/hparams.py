@@ -261,6 +261,9 @@ class DistAdam:
     # #50 (2025-12-18 CautiousWDAdam): `update += lr * wd * lr * [update * p >= 0] * p` after the
     # step is formed (lr = the group's scheduled lr: the decay scales with lr squared)
     cautious_weight_decay: float = 0.0
+    # #53 (2025-12-22 MultiTokenPrediction) on: the mask is `update * p > 0`, so a zero step
+    # (a parameter with no gradient yet) does not decay
+    cautious_strict: bool = False
     # #52 (2025-12-21 SmoothedScalars): from every stage change of the window and batch
     # (`jnano.optim.schedules.stage_transitions`) the rule stands still this many steps: no
     # step, no state change, and the gradients of those steps dropped (`p.grad = None`)
@@ -360,6 +363,49 @@ class Group:
 
 
 @dataclass(frozen=True)
+class UntieAt:
+    """#53 (2025-12-22 MultiTokenPrediction): the token embedding is the head's weight until
+    `split_step = ceil(frac * N)` (N = the scheduled steps, `math.ceil(args.split_embed_frac *
+    args.num_scheduled_iterations)`), the table `embed` from then on. After step
+    `copy_step = (split_step - 2) | 1` (upstream's `split_step - 2 | 1`: `-` binds first), the
+    last Adam step before the split, `embed` takes the head's weight and its Adam state
+    (`copy_lm_to_embed`)."""
+
+    src: str = "lm_head.weight"
+    dst: str = "embed.weight"
+    frac: float = 2 / 3
+
+    def split_step(self, scheduled: int) -> int:
+        return math.ceil(self.frac * scheduled)
+
+    def copy_step(self, scheduled: int) -> int:
+        return (self.split_step(scheduled) - 2) | 1
+
+    def untied(self, step: int, scheduled: int) -> bool:
+        return step >= self.split_step(scheduled)
+
+
+@dataclass(frozen=True)
+class MultiTokenWeights:
+    """#53's multi-token prediction: the training loss is `sum_k w_k CE(z_t, y_{t+k})` with
+    weights `[1, 0.5, 0.25 (1 - 3x)]` for x < 1/3, `[1, 0.5 (1 - (3x - 1))]` for x < 2/3, `[1]`
+    after (x = step / N in Python floats, then a float32 tensor). Returned padded with zeros to
+    `horizon` entries: a zero weight is a term upstream does not compute."""
+
+    horizon: int = 3
+
+    def weights(self, step: int, scheduled: int) -> np.ndarray:
+        x = step / scheduled
+        if x < 1 / 3:
+            w = [1.0, 0.5, 0.25 * (1 - 3 * x)]
+        elif x < 2 / 3:
+            w = [1.0, 0.5 * (1 - (3 * x - 1))]
+        else:
+            w = [1.0]
+        return np.asarray(w + [0.0] * (self.horizon - len(w)), np.float32)
+
+
+@dataclass(frozen=True)
 class OptimizerRecipe:
     """A record's whole optimizer: gradient transforms, then one rule per parameter group.
 
@@ -369,6 +415,7 @@ class OptimizerRecipe:
     groups: tuple[Group, ...]
     schedule: Schedule
     grad_transforms: tuple[GradTransform, ...] = ()
+    untie: UntieAt | None = None  # #53: a parameter copied, with its state, into another once
 
     def label(self, name: str, ndim: int) -> str:
         for group in self.groups:

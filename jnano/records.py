@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
+import numpy as np
+
 from jnano.hparams import (
     BatchStages,
     StagedCooldown,
@@ -27,6 +29,7 @@ from jnano.hparams import (
     GlobalData,
     Group,
     Muon,
+    MultiTokenWeights,
     NormalizeEach,
     OptimizerRecipe,
     OrthogonalNesterov,
@@ -36,6 +39,7 @@ from jnano.hparams import (
     StrideData,
     Training,
     Trapezoid,
+    UntieAt,
     Upstream,
 )
 from jnano.window_schedule import (BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, THIRDS_31, THIRDS_33, THIRDS_42, TOKENS_13,
@@ -63,10 +67,25 @@ class Record:
     # parameters the record keeps in bf16 (state_dict globs): `model.bfloat16()` but the linears
     # (#12-#17), the embedding tables (#18 on); the rest stay fp32 masters
     bf16_params: tuple[str, ...] = ()
+    # #53 on: the training loss's per-step multi-token weights, `model.loss(..., mtp_weights=...)`
+    multi_token: MultiTokenWeights | None = None
 
     @property
     def number(self) -> int:
         return int("".join(c for c in self.id if c.isdigit()))
+
+    def model_args(self, step: int, schedule) -> dict[str, np.ndarray]:
+        """The model's per-step arguments at `step` of the lr `schedule` (its length and
+        extension, which a shortened run changes), evaluated on the host: the attention window
+        (`window`, `final_window`), #53's `mtp_weights`, and `untied` where the optimizer unties
+        the embedding (`OptimizerRecipe.untie`)."""
+        n, ext = schedule.num_iterations, schedule.extension
+        out = {k: np.int32(v) for k, v in self.window.args(step, n, ext).items()} if self.window else {}
+        if self.multi_token is not None:
+            out["mtp_weights"] = self.multi_token.weights(step, n)
+        if self.optimizer.untie is not None:
+            out["untied"] = np.bool_(self.optimizer.untie.untied(step, n))
+        return out
 
 
 def _frozen(**kwargs: Any) -> Mapping[str, Any]:
@@ -279,6 +298,18 @@ _CAUTIOUS_ADAM_50 = replace(_STAGED_49, groups=tuple(
     for g in _STAGED_49.groups)).with_schedule(
     StagedCooldown(2050, 0.55, 0.1, peaks=((1 / 3, 1.51), (2 / 3, 1.93)), extension=40))
 
+
+
+def _untied_53(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#53's: `embed` (back as a table) at the head's Adam (lr 0.008, cautious decay 0.005), the
+    value tables at x75 in a group of their own; every DistAdam's cautious mask strict
+    (`update * p > 0`); the head copied into `embed` at 2/3. 1880 + 40 steps, peaks 1.52, 1.73."""
+    by_name = {g.name: g for g in recipe.groups}
+    groups = (Group("embed", Select(("embed.weight",)), by_name["head"].rule),
+              Group("value_embeds", Select(("value_embeds.*",)), by_name["embed"].rule)) + tuple(
+        g for g in recipe.groups if g.name != "embed")
+    return replace(recipe, groups=groups, untie=UntieAt()).with_rules(cautious_strict=True).with_schedule(
+        StagedCooldown(1880, 0.55, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
 
 
 def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
@@ -1107,6 +1138,23 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_42,
         notes="x0_lambdas a parameter of their own; the smear gate trained by Adam at lr x0.01; the packed "
               "scalars by their own Adam, betas (0.9, 0.99), frozen for 40 steps from each window/batch change.",
+    ),
+    Record(
+        id="53",
+        date="2025-12-22",
+        time="1.988 minutes",
+        description="Multi-token prediction, untie embed/lm_head at 2/3 training, lr update, tweak CWD",
+        stage="s24_multi_token",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1920),
+        optimizer=_untied_53(_smoothed_scalars_52(_CAUTIOUS_ADAM_50)),
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-12-22_MultiTokenPrediction/17aaf854-f338-4d0d-9767-a5db30fd7980.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="Training loss over the next 3, then 2, then 1 tokens (weights fall per third); the token "
+              "embedding is the head's until 2/3, then a table of its own seeded with the head's weight and "
+              "Adam state; q/k/v drawn at std dim^-0.5; Adam's cautious mask strict.",
     ),
 )
 

@@ -98,7 +98,8 @@ def check_set(precision: str, record: str):
             return checks.BF16_NS
         bf16_loss = get_stage(records.get(record).stage).GPT.train_loss_dtype == "logits"
         return checks.BF16_NS + (checks.RECORD_MODEL_BF16_LOSS if bf16_loss else checks.RECORD_MODEL)
-    return checks.FLEX_FP32 if setup.is_flex(record) else checks.FP32
+    base = checks.FLEX_FP32 if setup.is_flex(record) else checks.FP32
+    return base + (checks.UNTIED if sides.untied_names(record) else ())
 
 
 def title(precision: str, record: str) -> str:

@@ -74,12 +74,10 @@ def record_shape(record: str, size: str = "small") -> dict:
 
 
 def schedule_at(record: str, step: int) -> dict:
-    """The per-step model arguments at `step` of the short schedule: `{"window": n}` from #13."""
-    window = records.get(record).window
-    if window is None:
-        return {}
-    s = short_schedule(records.get(record).optimizer.schedule)
-    return window.args(step, s.num_iterations, s.extension)
+    """The per-step model arguments at `step` of the short schedule (`Record.model_args`):
+    `{"window": n}` from #13, #53's `mtp_weights` and `untied`."""
+    rec = records.get(record)
+    return rec.model_args(step, short_schedule(rec.optimizer.schedule))
 
 
 def short_schedule(schedule: hp.Schedule) -> hp.Schedule:

@@ -446,12 +446,12 @@ class FlexDriver(TopLevelDriver):
         self.torch_proxy.kv_blocks = inputs.numel() // 128
         args, kwargs = self.window_args(step, self._batch(inputs), model)
         functional = flex.CaptureFunctional(autocast_linear=self.precision == "record" and self.plan.autocast)
-        self.m.F = functional
+        self.m.F = self.torch_proxy.capture = functional
         try:
             with self._precision(), single_process():
                 out = model(inputs, target, *args, **kwargs)
         finally:
-            self.m.F = torch.nn.functional
+            self.m.F, self.torch_proxy.capture = torch.nn.functional, None
         loss = out[1] if isinstance(out, tuple) else out
         return functional.logits.view(*idx.shape, -1), loss
 

@@ -160,6 +160,7 @@ class FlexTorchProxy(TorchProxy):
     def __init__(self, real, namespace: str | None = None):
         super().__init__(real)
         self.kv_blocks: int | None = None
+        self.capture: CaptureFunctional | None = None  # set while the driver runs a forward
         self.ops = _Ops(namespace) if namespace else real.ops
         self._scaled_mm = scaled_mm
         for name in _FACTORIES:
@@ -180,6 +181,12 @@ class FlexTorchProxy(TorchProxy):
             return fn(*args, **kwargs)
 
         return make
+
+    def logsumexp(self, logits, *args, **kwargs):
+        """#53's multi-token loss takes `torch.logsumexp` of the logits instead of a cross entropy."""
+        if self.capture is not None:
+            self.capture.logits = logits
+        return torch.logsumexp(logits, *args, **kwargs)
 
     @staticmethod
     def compile(fn=None, *args, **kwargs):

@@ -143,7 +143,7 @@ _ENTRIES = (
     Entry('52', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-21_SmoothedScalars/12-21-Smoothed-Scalars/0bc6e909-8ee8-4ae3-ac62-0070e151a808.txt',
           '858855f4f636f80fe39ffafbc6efee75d4f1cefff10016192cdd30ffefb8d211', "flex"),
     Entry('53', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-22_MultiTokenPrediction/17aaf854-f338-4d0d-9767-a5db30fd7980.txt',
-          'd4497d80c4ff417bc01571e3b94ab8be90357cfb94bd4c0b449f657cda7db3e7', None),
+          'd4497d80c4ff417bc01571e3b94ab8be90357cfb94bd4c0b449f657cda7db3e7', "flex"),
     Entry('54', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-26_LogitRescale/03e41c2d-2951-4546-a599-24cd723247fc.txt',
           '96bf30c70dc3381043ff39f0e195e79db5b1d2bf9db1bb47a2da25ebb79a951b', None),
     Entry('55', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-29_VeSkipGates/2851d7dc-d6a5-4e74-8623-57031425db16.txt',

@@ -71,7 +71,9 @@ def step_hooks(source: str) -> ast.Module:
 
 MODEL_NAMES = ("model", "ddp_model", "raw_model")
 DRIVER_NAMES = {*MODEL_NAMES, "args", "step", "rank", "world_size"}  # what the driver binds itself
-_OPTIMIZER_WORDS = re.compile(r"\b(optimizers?\d*|schedulers|param_groups|zero_grad)\b")
+FLEX_BOUND = {"device"}  # what the flex driver binds besides (`ref.drivers.FlexDriver.NAMESPACE`)
+# (#53: `adam_optimizers[0].copy_lm_to_embed()` after the step)
+_OPTIMIZER_WORDS = re.compile(r"\b(\w*optimizers?\d*|schedulers|param_groups|zero_grad)\b")
 
 
 @dataclass
@@ -138,6 +140,14 @@ def _setting(stmt: ast.stmt, needed: set[str]) -> ast.stmt | None:
                                                        stmt))
 
 
+def _sets_model_attribute(stmt: ast.stmt) -> bool:
+    """`model.<attr> = ...` somewhere in the statement: state the forward reads, set by the loop
+    (#53: `if step == split_step: model.split_embed = True`)."""
+    return any(isinstance(n, ast.Assign) and any(
+        isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id in MODEL_NAMES for t in n.targets)
+        for n in ast.walk(stmt))
+
+
 def _training_loop(body: list[ast.stmt]) -> ast.For:
     """The last top-level `for step in ...`: #29 on warm the kernels up in an earlier one
     (`for step in range(warmup_steps)`), which steps no schedule."""
@@ -183,23 +193,35 @@ def _training_call(loop: ast.For) -> tuple[int, ast.Call, bool]:
     raise TopLevelError("no training call `model(inputs, targets, ...)` in the training loop")
 
 
-def _top_level_defs(body: list[ast.stmt], end: int, names: set[str]) -> list[ast.stmt]:
+def _top_level_defs(body: list[ast.stmt], end: int, names: set[str], bound=()) -> list[ast.stmt]:
     """The last simple top-level assignment before `end` of each of `names`, and (once more) of
     the names those read. Re-run on every call: `train_steps = args.num_iterations` must see the
-    driver's `args`, and loop state (`sw_size_prev = 64`) must not carry over between calls."""
+    driver's `args`, and loop state (`sw_size_prev = 64`) must not carry over between calls.
+    A list filled by a top-level loop comes with that loop (`_fills`); `bound` names the driver
+    binds itself (its `device` is the CPU: main's `torch.device("cuda", ...)` is not re-run)."""
     chosen: dict[int, ast.stmt] = {}
-    todo = set(names) - DRIVER_NAMES
+    todo = set(names) - DRIVER_NAMES - set(bound)
     for _ in range(2):
         found: set[str] = set()
         for name in sorted(todo):
             for i in range(end - 1, -1, -1):
                 s = body[i]
                 if isinstance(s, (ast.Assign, ast.AnnAssign)) and name in _assigned_names(s):
-                    chosen[i] = s
-                    found |= _loads(s)
+                    for k in [i] + [k for k in range(i + 1, end) if _fills(body[k], name)]:
+                        chosen[k] = body[k]
+                        found |= _loads(body[k])
                     break
-        todo = found - DRIVER_NAMES - set().union(set(), *(_assigned_names(s) for s in chosen.values()))
+        todo = (found - DRIVER_NAMES - set(bound)
+                - set().union(set(), *(_assigned_names(s) for s in chosen.values())))
     return [chosen[i] for i in sorted(chosen)]
+
+
+def _fills(stmt: ast.stmt, name: str) -> bool:
+    """A top-level loop that appends to the list `name` (#53 builds `mtp_weights_schedule = []`
+    in a `for s in range(args.num_iterations + 1)`)."""
+    return isinstance(stmt, ast.For) and any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend")
+        and isinstance(n.func.value, ast.Name) and n.func.value.id == name for n in ast.walk(stmt))
 
 
 def _setup_range(body: list[ast.stmt], stop: int) -> tuple[int, int]:
@@ -240,12 +262,12 @@ def flex_plan(source: str) -> FlexPlan:
     needed -= set(batch_names)
     pre: list[ast.stmt] = []
     for s in reversed(loop.body[:j]):
-        kept = _setting(s, needed)
+        kept = s if _sets_model_attribute(s) and not _is_validation(s) else _setting(s, needed)
         if kept is not None:
             pre.insert(0, kept)
             needed |= _loads(kept)
     reads = needed | set().union(set(), *(_loads(s) for s in pre))
-    window_init = _top_level_defs(body, stop, reads)
+    window_init = _top_level_defs(body, stop, reads, bound=FLEX_BOUND)
 
     after = loop.body[j + 1:]
     kept = [s for s in after if _OPTIMIZER_WORDS.search(ast.unparse(s)) and ".backward(" not in ast.unparse(s)]

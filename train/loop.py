@@ -246,14 +246,10 @@ def train(args: RunArgs) -> Result:
 
 
 def _schedule(record, schedule):
-    """step -> the model's per-step arguments: `{"window": int32}` where the record schedules its
-    attention window (#13 on), else `{}`. Evaluated on the host in upstream's float order, over
-    the lr `schedule`'s steps (its extension included, #35 on)."""
-    window = record.window
-    if window is None:
-        return lambda step: {}
-    n, ext = schedule.num_iterations, schedule.extension
-    return lambda step: {k: np.int32(v) for k, v in window.args(step, n, ext).items()}
+    """step -> the model's per-step arguments (`Record.model_args`: the attention window from
+    #13, #53's multi-token weights and untie flag), evaluated on the host in upstream's float
+    order over the lr `schedule`'s steps (its extension included, #35 on)."""
+    return lambda step: record.model_args(step, schedule)
 
 
 def json_safe(obj):

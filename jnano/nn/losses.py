@@ -62,3 +62,33 @@ def cross_entropy_sum_in(logits: Float[Array, "... vocab"], targets: Int[Array, 
     valid = targets != ignore_index
     picked = jnp.take_along_axis(logp, jnp.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
     return rounded(-jnp.sum(jnp.where(valid, picked, 0.0)), logits.dtype)
+
+
+def multi_token_cross_entropy_sum_in(logits: Float[Array, "... vocab"], targets: Int[Array, "..."],
+                                     weights: Float[Array, " horizon"]) -> Float[Array, ""]:
+    """Record #53's (2025-12-22 MultiTokenPrediction) training loss: over the flattened tokens t,
+    `sum_t sum_k weights[k] * (logsumexp(z_t) - z_t[y_{t+k}])`, the k-th term absent for the last
+    k tokens (no document boundary stops it). In the logits' dtype as the record computes it:
+    logsumexp and each difference rounded to it, the weighted sum in float32.
+
+    While every weight but the first is zero (the last third of the run) upstream takes the
+    plain `F.cross_entropy(..., reduction="sum")` instead (`cross_entropy_sum_in`), and so does
+    this: the same number in float32, a different rounding in bf16."""
+    vocab = logits.shape[-1]
+    flat, y = logits.reshape(-1, vocab), targets.reshape(-1)
+    n = y.shape[0]
+
+    def multi(_):
+        lse = rounded(jax.nn.logsumexp(flat.astype(jnp.float32), axis=-1), logits.dtype)
+        total = jnp.zeros((), jnp.float32)
+        for k in range(weights.shape[0]):
+            shifted = jnp.concatenate([y[k:], jnp.zeros((k,), y.dtype)])
+            picked = jnp.take_along_axis(flat, shifted[:, None], axis=-1)[:, 0].astype(jnp.float32)
+            ce = rounded(lse - picked, logits.dtype)
+            total = total + jnp.sum(jnp.where(jnp.arange(n) < n - k, ce, 0.0) * weights[k])
+        return total
+
+    def single(_):
+        return cross_entropy_sum_in(flat, y)
+
+    return jax.lax.cond(jnp.all(weights[1:] == 0), single, multi, None)

@@ -14,6 +14,7 @@ from jnano.optim.dist_adam import dist_adam
 from jnano.optim.muon import Orthogonalizer, nesterov_orthogonalized, orthogonal_nesterov
 from jnano.optim.schedules import frozen_steps, host_multiplier, multiplier
 from jnano.optim.transforms import clip_grad_norm_like_torch, normalize_each, step_every
+from jnano.optim.untie import copy_parameter_at
 from jnano.state_dict import path_name
 
 
@@ -57,7 +58,7 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
         sizes = _float64_step_sizes(rule, schedule, frozen) if rule.step_size_float64 else None
         decays = _float64_decay_sizes(rule, schedule, frozen) if rule.cautious_weight_decay else None
         adam = dist_adam(lr_of, b1, b2, rule.eps, rule.weight_decay, rule.state_dtype, rule.scalar_semantics, sizes,
-                         decays)
+                         decays, rule.cautious_strict)
         return adam if n == 1 and frozen is None else step_every(n, adam, frozen)
     raise TypeError(f"unknown optimizer rule {rule!r}")
 
@@ -111,8 +112,10 @@ def build_optimizer(recipe: hp.OptimizerRecipe, model: eqx.Module, stack_shardin
     rules = {g.name: _rule(g.rule, recipe.schedule, stack_sharding) for g in recipe.groups}
     used = set(jax.tree.leaves(labels))
     rules = {name: tx for name, tx in rules.items() if name in used}
-    return optax.chain(
-        *(_grad_transform(t) for t in recipe.grad_transforms),
-        # labels as a function: the labels pytree is itself a (callable) Module
-        optax.multi_transform(rules, lambda p: param_labels(recipe, p)),
-    )
+    # labels as a function: the labels pytree is itself a (callable) Module
+    groups = optax.multi_transform(rules, lambda p: param_labels(recipe, p))
+    if recipe.untie is not None:
+        u = recipe.untie
+        groups = copy_parameter_at(groups, u.copy_step(recipe.schedule.num_iterations), u.src, u.dst,
+                                   recipe.label(u.src, 2), recipe.label(u.dst, 2), type(params))
+    return optax.chain(*(_grad_transform(t) for t in recipe.grad_transforms), groups)

@@ -20,19 +20,21 @@ class DistAdamState(NamedTuple):
     exp_avg_sq: optax.Updates
 
 
-def cautious_decay(update: jax.Array, p: jax.Array, value) -> jax.Array:
+def cautious_decay(update: jax.Array, p: jax.Array, value, strict: bool = False) -> jax.Array:
     """#50 (2025-12-18 CautiousWDAdam): `update.addcmul_(p, update * p >= 0, value=lr * wd * lr)`,
-    in fp32 and rounded once to the update's dtype. The Python scalar `value` stays fp32 (on
+    in fp32 and rounded once to the update's dtype; `strict` (#53 on): the mask `update * p > 0`. The Python scalar `value` stays fp32 (on
     CUDA and eager CPU alike), unlike #43's NorMuon form, whose `eff_wd * mask` is a tensor in
     p's dtype (`jnano.optim.muon.cautious_weight_decay`)."""
     f32 = jnp.float32
     x, w = update.astype(f32), p.astype(f32)
-    return (x + jnp.where(x * w >= 0, jnp.asarray(value, f32) * w, 0.0)).astype(update.dtype)
+    agree = x * w > 0 if strict else x * w >= 0
+    return (x + jnp.where(agree, jnp.asarray(value, f32) * w, 0.0)).astype(update.dtype)
 
 
 def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: float = 1e-10,
               weight_decay: float = 0.0, state_dtype: str | None = None,
-              scalar_semantics: str = "cuda", step_sizes=None, decay_sizes=None) -> optax.GradientTransformation:
+              scalar_semantics: str = "cuda", step_sizes=None, decay_sizes=None,
+              cautious_strict: bool = False) -> optax.GradientTransformation:
     """Records #24/#25's `DistAdam` (see `hp.DistAdam`), returning the whole update `-lr * ...`.
 
     The moments live in each gradient's dtype (bf16 for the embeddings) and every torch op of
@@ -48,7 +50,8 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
     float64 as upstream's Python does (`jnano.optim.build`); `learning_rate` is then unused.
     `decay_sizes` (#50's cautious weight decay): the float32 `lr * wd * lr` of each of Adam's
     steps; where the step and the parameter agree in sign (or either is 0) the step grows by
-    that times the parameter, one `addcmul_` rounded to the step's dtype.
+    that times the parameter, one `addcmul_` rounded to the step's dtype (`cautious_strict`, #53
+    on: only where they agree strictly).
     """
     if scalar_semantics not in ("cuda", "cpu"):
         raise ValueError(f"scalar_semantics must be 'cuda' or 'cpu', not {scalar_semantics!r}")
@@ -88,7 +91,7 @@ def dist_adam(learning_rate: Callable, b1: float = 0.8, b2: float = 0.95, eps: f
             denom = rnd(rnd(jnp.sqrt(v)) + eps_)
             step = rnd(rnd(m / denom) * step_size)
             if decay_sizes is not None:
-                step = cautious_decay(step.astype(dt), p, decay).astype(f32)
+                step = cautious_decay(step.astype(dt), p, decay, cautious_strict).astype(f32)
             return step.astype(dt), m.astype(dt), v.astype(dt)
 
         if decay_sizes is not None:

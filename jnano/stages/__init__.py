@@ -43,6 +43,7 @@ STAGES: dict[str, str] = {
     "s23_partial_key_offset": "11 blocks (empty block 0 gone), x0 mixed outside the blocks, long layers' keys offset by one (49; 50 cautious decay on Adam)",
     "s23b_retied_head": "the head's weight embeds the tokens again, N(0, 0.005), fixed FP8 head scales (51)",
     "s23c_x0_lambdas": "x0 lambdas a parameter of their own (52: smear gate on Adam, scalars frozen at transitions)",
+    "s24_multi_token": "multi-token prediction loss; embed untied from the head at 2/3 with Adam's state (53)",
 }
 
 
