@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="draw weights, batches and gradients from this seed (live only; goldens use seed 0)")
     parser.add_argument("--size", choices=["small", "full"], default="small",
                         help="small: CI shapes (seconds); full: the record's own model shapes (live only, minutes)")
+    parser.add_argument("--scope", choices=["full", "core"], default="full",
+                        help="against the goldens: full (default) or core, the fp32 model and two optimizer steps "
+                             "only (no 10-step run, no record precision; about a third of the time)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results instead of tables")
     parser.add_argument("-v", "--verbose", action="store_true", help="every tensor's error and every tolerance's reason")
     args = parser.parse_args(argv)
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         print("error: goldens exist for seed 0 at the small shape only; pass --upstream PATH to "
               "compare other seeds or the full shape live against upstream's code", file=sys.stderr)
         return 2
+    if args.upstream and args.scope != "full":
+        print("error: --scope applies to the goldens; a live run always compares everything", file=sys.stderr)
+        return 2
 
     reports, errors = [], []
     for rec in wanted:
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 reference = _load(ref, rec, args.upstream)
                 report = run.run_live(rec, reference, run.GOLDEN_SEED if args.seed is None else args.seed, args.size)
             else:
-                report = run.run_golden(rec, goldens.load(rec))
+                report = run.run_golden(rec, goldens.load(rec), args.scope)
         except (ref.SourceError, FileNotFoundError) as e:
             errors.append(f"record {rec}: {e}")
             print(f"error: record {rec}: {e}", file=sys.stderr)

@@ -138,9 +138,9 @@ def record_precision_model(record: str, precision: str) -> bool:
     return precision != "float32" and setup.is_flex(record)
 
 
-def ours(record: str, inp: Inputs, precision: str) -> sides.Results:
-    out = sides.jax_results(record, inp.shape, inp.state_dict, inp.batches,
-                            setup.recipe(record, precision), inp.synthetic, model_checks=precision == "float32")
+def ours(record: str, inp: Inputs, precision: str, trajectory: bool = True) -> sides.Results:
+    out = sides.jax_results(record, inp.shape, inp.state_dict, inp.batches, setup.recipe(record, precision),
+                            inp.synthetic, model_checks=precision == "float32", trajectory=trajectory)
     if record_precision_model(record, precision):
         out.update(sides.jax_record_precision(record, setup.record_shape(record, inp.size), inp.state_dict,
                                               inp.batches[0]))
@@ -207,16 +207,28 @@ def run_live(record: str, reference, seed: int = GOLDEN_SEED, size: str = "small
     return report
 
 
-def run_golden(record: str, golden: dict) -> Report:
+# What a golden check runs: "full" everything the golden holds; "core" the fp32 model (logits,
+# loss, gradients) and the optimizer's two steps, without the 10-step training run and the
+# record-precision section (about a third of a packed record's cost: CI's budget, tests/test_parity.py)
+SCOPES = ("full", "core")
+_TRAINING_RUN_KEYS = ("trajectory", "final_logits", "untied/")
+
+
+def run_golden(record: str, golden: dict, scope: str = "full") -> Report:
+    if scope not in SCOPES:
+        raise ValueError(f"unknown golden scope {scope!r}; use one of {SCOPES}")
     t0 = time.perf_counter()
     up = golden["upstream"]
     report = Report(record, "golden", f"golden from {up['repo']}@{up['commit'][:8]}:{up['path']}",
                     golden["seed"], golden["size"], golden["shape"])
+    if scope == "core":
+        report.notes.append("core scope: no 10-step training run, no record-precision section")
     inp = inputs(record, golden["seed"], golden["size"])
     ns = ns_params(record, inp)
-    for precision in precisions(record):
+    for precision in precisions(record) if scope == "full" else ["float32"]:
         results = golden["results"][precision]
-        rows = checks.compare(check_set(precision, record), ours(record, inp, precision), results, golden=True,
+        wanted = [c for c in check_set(precision, record) if scope == "full" or c.key not in _TRAINING_RUN_KEYS]
+        rows = checks.compare(wanted, ours(record, inp, precision, trajectory=scope == "full"), results, golden=True,
                               ns_params=ns, vector_params=vector_params(inp))
         report.sections.append(Section(title(precision, record), rows))
     report.seconds = time.perf_counter() - t0

@@ -156,8 +156,9 @@ def jax_model_results(record: str, shape: dict, state_dict: dict, batch) -> Resu
 
 
 def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.OptimizerRecipe,
-                synthetic: list[dict[str, np.ndarray]], model_checks: bool = True) -> Results:
-    """Our results; `model_checks=False`: only the optimizer updates (record-precision runs).
+                synthetic: list[dict[str, np.ndarray]], model_checks: bool = True, trajectory: bool = True) -> Results:
+    """Our results; `model_checks=False`: only the optimizer updates (record-precision runs);
+    `trajectory=False`: not the 10-step training run either (`run.run_golden`'s "core" scope).
     Logits and gradients run at `setup.PROBE_STEP`'s window, step s of the trajectory at step s's."""
 
     def loss_fn(model, x, y, schedule):  # local: equinox caches traces per function object
@@ -194,6 +195,8 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
 
     idx, targets = (jnp.asarray(a) for a in batches[0])
     out.update(_probe(record, model0, logits_fn, value_and_grad, idx, targets))
+    if not trajectory:
+        return out
 
     model, state = model0, opt.init(eqx.filter(model0, eqx.is_array))
     losses = []

@@ -207,9 +207,12 @@ def _top_level_defs(body: list[ast.stmt], end: int, names: set[str], bound=()) -
             for i in range(end - 1, -1, -1):
                 s = body[i]
                 if isinstance(s, (ast.Assign, ast.AnnAssign)) and name in _assigned_names(s):
-                    for k in [i] + [k for k in range(i + 1, end) if _fills(body[k], name)]:
-                        chosen[k] = body[k]
-                        found |= _loads(body[k])
+                    chosen[i] = s
+                    found |= _loads(s)
+                    for k in range(i + 1, end):
+                        if _fills(body[k], name):  # its own loop variables are not top-level names
+                            chosen[k] = body[k]
+                            found |= _loads(body[k]) - _stores(body[k])
                     break
         todo = (found - DRIVER_NAMES - set(bound)
                 - set().union(set(), *(_assigned_names(s) for s in chosen.values())))

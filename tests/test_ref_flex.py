@@ -4,6 +4,7 @@ dense brute-force references, and (with JNANO_UPSTREAM) every record's genuine c
 
 from __future__ import annotations
 
+import ast
 import math
 from types import SimpleNamespace
 
@@ -364,3 +365,31 @@ def test_52s_transitions_come_from_its_own_loop(modded_checkout):
     up.set_args(SimpleNamespace(**setup.for_declared(args, up.driver.declared_args())))
     flags = [up.driver.step_state(s)["is_transition"] for s in range(schedule.steps)]
     assert [s for s, f in enumerate(flags) if f] == stage_transitions(schedule) == [3, 6, 8]
+
+
+@pytest.mark.upstream
+def test_53s_loop_unties_and_weights_as_our_schedules_say(modded_checkout):
+    """#53's loop, as the driver runs it: the multi-token weights come from the list its top-level
+    loop fills, `model.split_embed` turns on at our split step, and `copy_lm_to_embed` runs after
+    the optimizer step our untie copies at."""
+    from jnano import records
+    from parity import setup
+
+    rec = records.get("53")
+    schedule = setup.short_schedule(rec.optimizer.schedule)
+    up = ref.load("53", modded_checkout)
+    args = vars(setup.upstream_args("53", rec.optimizer.with_schedule(schedule)))
+    up.set_args(SimpleNamespace(**setup.for_declared(args, up.driver.declared_args())))
+    plan = up.driver.plan
+    hooks = ast.unparse(plan.hooks)
+    assert "copy_lm_to_embed()" in hooks and "split_step - 2 | 1" in hooks
+    assert "model.split_embed = True" in ast.unparse(plan.window_pre)
+    assert "mtp_weights_schedule.append" in ast.unparse(plan.window_init)
+    for step in range(schedule.steps):
+        up_args, _ = up.driver.window_args(step)
+        weights = next(a for a in up_args if isinstance(a, torch.Tensor) and a.dtype == torch.float32)
+        ours = rec.model_args(step, schedule)["mtp_weights"]
+        np.testing.assert_array_equal(np.pad(weights.numpy(), (0, 3 - weights.numel())), ours)
+    ns = vars(up.driver.m)
+    assert ns["split_step"] == rec.optimizer.untie.split_step(schedule.num_iterations)
+    assert eval("split_step - 2 | 1", ns) == rec.optimizer.untie.copy_step(schedule.num_iterations)

@@ -89,6 +89,27 @@ def test_packed_record_trains_with_its_window_schedule(tmp_path, record):
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.slow
+def test_53_trains_with_multi_token_loss_and_unties(tmp_path):
+    """#53 in the trainer on the shipped sample (smoke shapes, 6 steps, about a minute): the
+    multi-token loss (per token it starts near (1 + 0.5 + 0.25) ln 50304 = 18.9) and the untie
+    inside the run; the exported `embed` is then the head's copy plus its own steps, not the
+    N(0, 1) table it was drawn as."""
+    from jnano import records
+    from train import presets
+
+    plan = presets.make_plan(records.get("53"), "smoke", steps=6)
+    untie, n = plan.optimizer.untie, plan.optimizer.schedule.num_iterations
+    assert untie.copy_step(n) < untie.split_step(n) < 6
+    result = run(tmp_path, record="53", preset="smoke", steps=6, data=None)
+    losses = result.train_losses
+    assert len(losses) == 6 and all(np.isfinite(losses))
+    assert 15.0 < losses[0] < 22.0
+    sd, _ = params_of(result.run_dir)
+    assert float(np.std(sd["embed.weight"])) < 0.1  # drawn N(0, 1)
+    assert not np.array_equal(sd["embed.weight"], sd["lm_head.weight"])
+
+
 def test_existing_run_needs_resume(tmp_path):
     run(tmp_path, steps=2)
     with pytest.raises(loop.TrainingError, match="--resume"):
