@@ -34,22 +34,21 @@ PACKED_SHAPES = {
 }
 
 
-def _window(record: str) -> dict:
-    """The per-step model arguments at the record's widest window (its last step)."""
+def _schedule_args(record: str, step: int) -> dict:
+    """The per-step model arguments (`Record.model_args`: window, #53's multi-token weights and
+    untie) at `step` of the record's schedule."""
     from jnano import records
 
     r = records.get(record)
-    if r.window is None:
-        return {}
-    s = r.optimizer.schedule
-    return {k: np.int32(v) for k, v in r.window.args(s.steps, s.num_iterations, s.extension).items()}
+    return r.model_args(step, r.optimizer.schedule)
 
 
 def _peak_host_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_jax(record: str, model_shape: dict, batch: int, seq: int, warmup: int, reps: int) -> dict:
+def bench_jax(record: str, model_shape: dict, batch: int, seq: int, warmup: int, reps: int,
+              step: int = 0) -> dict:
     import equinox as eqx
     import jax
     import jax.numpy as jnp
@@ -68,10 +67,10 @@ def bench_jax(record: str, model_shape: dict, batch: int, seq: int, warmup: int,
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.integers(0, vocab, (batch, seq)), jnp.int32)
     y = jnp.asarray(rng.integers(0, vocab, (batch, seq)), jnp.int32)
-    step = jax.jit(make_train_step(static, opt, 1), donate_argnums=(0, 1))
-    schedule = _window(record)
+    train_step = jax.jit(make_train_step(static, opt, 1), donate_argnums=(0, 1))
+    schedule = _schedule_args(record, step)
     t0 = time.perf_counter()
-    compiled = step.lower(params, opt_state, x, y, schedule).compile()
+    compiled = train_step.lower(params, opt_state, x, y, schedule).compile()
     compile_s = time.perf_counter() - t0
     state = {"p": params, "s": opt_state}
 
@@ -96,7 +95,8 @@ def bench_jax(record: str, model_shape: dict, batch: int, seq: int, warmup: int,
     }
 
 
-def bench_torch(record: str, upstream: str, model_shape: dict, batch: int, seq: int, warmup: int, reps: int) -> dict:
+def bench_torch(record: str, upstream: str, model_shape: dict, batch: int, seq: int, warmup: int, reps: int,
+                step: int = 0) -> dict:
     import torch
 
     import jnano
@@ -117,7 +117,7 @@ def bench_torch(record: str, upstream: str, model_shape: dict, batch: int, seq: 
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.integers(0, cfg.vocab_size, (batch, seq)))
     y = torch.from_numpy(rng.integers(0, cfg.vocab_size, (batch, seq)))
-    counter = {"step": 0}
+    counter = {"step": step}
 
     def run():
         up.train_step(model, opt, x, y, counter["step"])
@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--upstream", default=None, help="modded-nanogpt / llm.c checkout: also time upstream's PyTorch step")
+    p.add_argument("--step", type=int, default=0,
+                   help="the schedule step whose window (and #53's multi-token weights) both sides run at "
+                        "(default 0; upstream's loop counts on from it, so leave warmup + reps steps before its end)")
     p.add_argument("--json", type=Path, default=None, help="write the results here too")
     args = p.parse_args(argv)
 
@@ -169,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         shape.setdefault("block_size", max(seq, 1024) if args.shape == "full" else seq)
     result = {"record": record, "shape": args.shape, "model": shape, "batch": batch, "seq": seq,
               "date": date.today().isoformat(), "host": platform.node(), "command": " ".join(sys.argv)}
-    result["jax"] = bench_jax(record, shape, batch, seq, args.warmup, args.reps)
+    result["step"] = args.step
+    result["jax"] = bench_jax(record, shape, batch, seq, args.warmup, args.reps, args.step)
     if args.upstream:
-        result["torch"] = bench_torch(record, args.upstream, shape, batch, seq, args.warmup, args.reps)
+        result["torch"] = bench_torch(record, args.upstream, shape, batch, seq, args.warmup, args.reps, args.step)
         result["ratio"] = result["jax"]["median_s"] / result["torch"]["median_s"]
     _print(result)
     if args.json:
