@@ -149,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from jnano import records
 
-    record = records.get(args.record).id
+    try:
+        record = records.get(args.record).id
+    except KeyError as e:
+        p.error(e.args[0])
     import dataclasses
 
     import jnano

@@ -222,6 +222,12 @@ class Muon:
     # (#48's `C.add_(X, alpha=a)`: CPU rounds a to bf16 first, CUDA keeps it fp32), for parity
     scalar_semantics: str = "cuda"
 
+    def __post_init__(self):
+        # a misspelt form would silently build the other one (the builders test for one value)
+        for name, allowed in (("normuon_form", ("separate", "fused")), ("normuon_axis", ("longer", "rows"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"Muon.{name} must be one of {allowed}, not {getattr(self, name)!r}")
+
 
 # #38 (2025-09-29 PolarExpress, arXiv 2505.16932): one (a, b, c) per iteration (upstream's
 # `coeffs_list`), kept here as the five a's, b's and c's

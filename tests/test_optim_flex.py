@@ -801,3 +801,9 @@ def test_a_frozen_step_every_drops_its_gradients_and_holds_its_count():
     # step 1: (1 + 2) x 1; steps 2-4 dropped (4 summed at 2, then frozen 3 and 4); step 5: its own 32 x 2;
     # step 7: (64 + 128) x 3
     assert got == [0, 3, 0, 0, 0, 64, 0, 576]
+
+
+@pytest.mark.parametrize("field", ["normuon_form", "normuon_axis"])
+def test_a_misspelt_normuon_option_is_refused(field):
+    with pytest.raises(ValueError, match=field):
+        hp.Muon(lr=0.02, **{field: "row"})
