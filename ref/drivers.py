@@ -430,7 +430,9 @@ class FlexDriver(TopLevelDriver):
         a tuple where it takes several (#33 on: the window, then the last layer's)."""
         args, kwargs = self.window_args(step)
         args = [a for i, a in enumerate(args) if i not in self._batch_positions()]
-        values = [int(v.item()) if isinstance(v, torch.Tensor) else int(v) for v in (*args, *kwargs.values())]
+        # (#53 passes its multi-token weights beside the windows: a float tensor, not a window)
+        windows = [v for v in (*args, *kwargs.values()) if not (isinstance(v, torch.Tensor) and v.is_floating_point())]
+        values = [int(v.item()) if isinstance(v, torch.Tensor) else int(v) for v in windows]
         if not values:
             return None
         return values[0] if len(values) == 1 else tuple(values)

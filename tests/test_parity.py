@@ -14,7 +14,7 @@ import pytest
 
 import jnano
 from jnano import records
-from parity import goldens, run, setup
+from parity import goldens, run, setup, sides
 
 RECORDS = list(records.RECORDS)
 
@@ -339,8 +339,8 @@ def test_exported_state_dict_loads_into_upstream_class(record, upstream):
         idx = np.random.default_rng(0).integers(0, vocab, (1, 256))
         idx[0, [0, 70, 200]] = 50256
         theirs = up.build_model(**setup.upstream_shape(record, shape, 256))
-        window = up.window_value(1)
-        kwargs, step = ({} if window is None else {"window": window}), {"step": 1}
+        # ours at step 1 (window, and from #33 the last layer's: a tuple from `window_value`)
+        kwargs, step = sides.schedule_args(record, 1), {"step": 1}
     else:
         idx = np.random.default_rng(0).integers(0, vocab, (2, 16))
         theirs = up.build_model(**shape)
