@@ -392,6 +392,19 @@ class UntieAt:
 
 
 @dataclass(frozen=True)
+class UntieWithCopy(UntieAt):
+    """#54 (2025-12-26 LogitRescale): `TrainingManager.step_optimizers` copies the head into
+    `embed` and sets `split_embed` together, after the step `copy_step = ceil(frac * N) | 1`
+    (`self.split_step` upstream), so the model reads `embed` from the step after."""
+
+    def copy_step(self, scheduled: int) -> int:
+        return math.ceil(self.frac * scheduled) | 1
+
+    def split_step(self, scheduled: int) -> int:
+        return self.copy_step(scheduled) + 1
+
+
+@dataclass(frozen=True)
 class MultiTokenWeights:
     """#53's multi-token prediction: the training loss is `sum_k w_k CE(z_t, y_{t+k})` with
     weights `[1, 0.5, 0.25 (1 - 3x)]` for x < 1/3, `[1, 0.5 (1 - (3x - 1))]` for x < 2/3, `[1]`

@@ -40,6 +40,7 @@ from jnano.hparams import (
     Training,
     Trapezoid,
     UntieAt,
+    UntieWithCopy,
     Upstream,
 )
 from jnano.window_schedule import (BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, THIRDS_31, THIRDS_33, THIRDS_42, TOKENS_13,
@@ -310,6 +311,17 @@ def _untied_53(recipe: OptimizerRecipe) -> OptimizerRecipe:
         g for g in recipe.groups if g.name != "embed")
     return replace(recipe, groups=groups, untie=UntieAt()).with_rules(cautious_strict=True).with_schedule(
         StagedCooldown(1880, 0.55, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
+
+
+def _managed_54(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#54's `TrainingManager`: the same groups and rules as #53, but the head is copied into
+    `embed` where the model splits (`UntieWithCopy`), and the scalars never freeze
+    (`start_transition`, which would set their 40-step `freeze_timer`, is never called).
+    Cooldown 0.5, 1840 + 40 steps."""
+    groups = tuple(replace(g, rule=replace(g.rule, freeze_after_transitions=0)) if g.name == "scalars" else g
+                   for g in recipe.groups)
+    return replace(recipe, groups=groups, untie=UntieWithCopy()).with_schedule(
+        StagedCooldown(1840, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
 
 
 def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
@@ -1155,6 +1167,22 @@ _RECORDS: tuple[Record, ...] = (
         notes="Training loss over the next 3, then 2, then 1 tokens (weights fall per third); the token "
               "embedding is the head's until 2/3, then a table of its own seeded with the head's weight and "
               "Adam state; q/k/v drawn at std dim^-0.5; Adam's cautious mask strict.",
+    ),
+    Record(
+        id="54",
+        date="2025-12-26",
+        time="1.940 minutes",
+        description="Asymmetric Logit Rescale",
+        stage="s25_logit_rescale",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1880),
+        optimizer=_managed_54(_untied_53(_smoothed_scalars_52(_CAUTIOUS_ADAM_50))),
+        bf16_params=BF16_SMEAR,
+        upstream=_log("2025-12-26_LogitRescale/03e41c2d-2951-4546-a599-24cd723247fc.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="Logits 23 sigmoid((z + 5) / 7.5). The loop is a TrainingManager: the head is copied into embed "
+              "after step ceil(2/3 N) | 1 and read from the next; the scalars' transition freeze is gone.",
     ),
 )
 

@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 import itertools
 import re
+import weakref
 from types import ModuleType, SimpleNamespace
 from typing import Any, Iterator
 
@@ -270,6 +271,7 @@ class FlexDriver(TopLevelDriver):
         self._state_init, self._state_pre = code(plan.step_state_init), code(plan.step_state_pre)
         self._setup_names = set().union(set(), *(toplevel._stores(s) for s in plan.setup.body))
         self._window_model, self._window_step = None, -1  # whose window state the module holds
+        self._built: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its set-up's names
         self._window_args = [compile(ast.Expression(a), filename, "eval") for a in plan.window_args]
         self._window_kwargs = {k: compile(ast.Expression(v), filename, "eval") for k, v in plan.window_kwargs.items()}
         # upstream's inputs are int32 from #15 on (its loader casts them); targets int64
@@ -403,6 +405,11 @@ class FlexDriver(TopLevelDriver):
         for name in self.plan.batch_names:
             ns[name] = (batch or {}).get(name)
         ns["model"] = _Inert() if model is None else model
+        if self.plan.window_setup_names:  # #54 on: the window is the state of the model's TrainingManager
+            if model is None:
+                raise ValueError(f"this record's window lives in what its set-up builds for a model "
+                                 f"({', '.join(self.plan.window_setup_names)}): pass the model")
+            ns.update(self._built.get(model) or self._set_up(model))
         if model is not None and model is self._window_model and step < self._window_step:
             raise ValueError(f"step {step} after step {self._window_step} on the same model: its window "
                              "state cannot go back (build a fresh model)")
@@ -431,7 +438,8 @@ class FlexDriver(TopLevelDriver):
         args, kwargs = self.window_args(step)
         args = [a for i, a in enumerate(args) if i not in self._batch_positions()]
         # (#53 passes its multi-token weights beside the windows: a float tensor, not a window)
-        windows = [v for v in (*args, *kwargs.values()) if not (isinstance(v, torch.Tensor) and v.is_floating_point())]
+        values = [v for a in (*args, *kwargs.values()) for v in _fields_of(a)]
+        windows = [v for v in values if not (isinstance(v, torch.Tensor) and v.is_floating_point())]
         values = [int(v.item()) if isinstance(v, torch.Tensor) else int(v) for v in windows]
         if not values:
             return None
@@ -471,15 +479,22 @@ class FlexDriver(TopLevelDriver):
         """`args`: Hyperparameters fields to replace (num_iterations, cooldown_iters or
         cooldown_frac, ...); runs the record's own optimizer set-up on `model`."""
         self.set_args(args)
+        names = self._set_up(model)
+        return SimpleNamespace(optimizers=names["optimizers"], schedulers=names.get("schedulers", []), names=names)
+
+    def _set_up(self, model) -> dict[str, Any]:
+        """Run the record's optimizer set-up on `model`; the names it binds, kept for the model
+        (#54's window statements call the `TrainingManager` it builds). At the driver's precision:
+        #54's manager resets the model's YaRN tables, cast to bf16 (the identity in fp32)."""
         ns = vars(self.m)
         ns.update(model=model, raw_model=model, ddp_model=model, rank=0, world_size=1)
-        with single_process(), quiet(), flex.on_cpu():
+        with single_process(), quiet(), self._precision():
             exec(self._setup, ns)
         for opt in ns["optimizers"]:
             if hasattr(opt, "generate_custom_param_groups"):  # #36 on: what a rank holds matters
                 flex.split_by_rank(opt)
-        names = {n: ns[n] for n in self._setup_names if n in ns}
-        return SimpleNamespace(optimizers=ns["optimizers"], schedulers=ns.get("schedulers", []), names=names)
+        self._built[model] = names = {n: ns[n] for n in self._setup_names if n in ns}
+        return names
 
     def step_state(self, step: int) -> dict[str, Any]:
         """The loop state the optimizer statements read at `step` (#52's `is_transition`): the
@@ -517,6 +532,14 @@ class FlexDriver(TopLevelDriver):
             loss.backward()
         self.apply_gradients(model, opt, step, fp32_ns)
         return loss.item()
+
+
+def _fields_of(value) -> list:
+    """A window argument's values: a dataclass's fields (#54's `ForwardScheduleConfig(mtp_weights,
+    ws_short, ws_long)`), else the value itself."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [getattr(value, f.name) for f in dataclasses.fields(value)]
+    return [value]
 
 
 def _fire_gradient_hooks(model) -> None:

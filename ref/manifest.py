@@ -145,7 +145,7 @@ _ENTRIES = (
     Entry('53', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-22_MultiTokenPrediction/17aaf854-f338-4d0d-9767-a5db30fd7980.txt',
           'd4497d80c4ff417bc01571e3b94ab8be90357cfb94bd4c0b449f657cda7db3e7', "flex"),
     Entry('54', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-26_LogitRescale/03e41c2d-2951-4546-a599-24cd723247fc.txt',
-          '96bf30c70dc3381043ff39f0e195e79db5b1d2bf9db1bb47a2da25ebb79a951b', None),
+          '96bf30c70dc3381043ff39f0e195e79db5b1d2bf9db1bb47a2da25ebb79a951b', "flex"),
     Entry('55', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-29_VeSkipGates/2851d7dc-d6a5-4e74-8623-57031425db16.txt',
           'e1b0eaec5bc5f0d0b24d8b42e3e124cf94010335892a2f496a055927770485c7', None),
     Entry('56', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-31_GatesToCompiledAdam/12-31-gates-to-adam-20stps/219a5f2f-151e-4c56-ab91-3735ae4610b8.txt',

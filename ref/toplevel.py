@@ -104,6 +104,9 @@ class FlexPlan:
     step_state_names: list[str] = field(default_factory=list)
     step_state_init: ast.Module = field(default_factory=lambda: _mod([]))
     step_state_pre: ast.Module = field(default_factory=lambda: _mod([]))
+    # set-up names the window statements read (#54 on: the loop's schedule lives in the
+    # `TrainingManager` the set-up builds): the driver binds the model's own
+    window_setup_names: list[str] = field(default_factory=list)
 
 
 def _mod(stmts: list[ast.stmt]) -> ast.Module:
@@ -124,14 +127,24 @@ def _stores(node: ast.AST) -> set[str]:
     return out
 
 
+def _mutates(node: ast.AST) -> set[str]:
+    """`_stores`, and the names whose method a statement calls as a statement of its own
+    (#54: `training_manager.advance_schedule(step)` changes the manager's window). The model's
+    own methods (`model.eval()`) are not the window's."""
+    called = {n.value.func.value.id for n in ast.walk(node)
+              if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute)
+              and isinstance(n.value.func.value, ast.Name)}
+    return _stores(node) | (called - DRIVER_NAMES)
+
+
 def _setting(stmt: ast.stmt, needed: set[str]) -> ast.stmt | None:
     """The part of a loop statement that sets a `needed` name: the statement itself when it
     sets one directly (#31's `if new_ws != ws: model.yarn.apply(ws, new_ws); ws = new_ws` runs
     whole), else an `if` cut down to its nested parts that do (#36 sets `ws_long` for the final
     validation in `if last_step:` inside the validation block, which must not run here)."""
-    if not _stores(stmt) & needed:
+    if not _mutates(stmt) & needed:
         return None
-    if not isinstance(stmt, ast.If) or any(_stores(s) & needed for s in stmt.body + stmt.orelse
+    if not isinstance(stmt, ast.If) or any(_mutates(s) & needed for s in stmt.body + stmt.orelse
                                            if not isinstance(s, ast.If)):
         return stmt
     body = [k for k in (_setting(s, needed) for s in stmt.body) if k is not None]
@@ -240,16 +253,49 @@ def _setup_range(body: list[ast.stmt], stop: int) -> tuple[int, int]:
     return start, ends[-1]
 
 
+def _manager_setup(body: list[ast.stmt], stop: int) -> tuple[int, list[ast.stmt]] | None:
+    """#54 on build the optimizers inside a class (`training_manager = TrainingManager(model)`,
+    a class that sets `self.optimizers`) whose methods the loop calls. The set-up is that
+    statement, and for the driver `optimizers = training_manager.optimizers`."""
+    managers = {c.name for c in body if isinstance(c, ast.ClassDef) and any(
+        isinstance(n, ast.Attribute) and n.attr == "optimizers" and isinstance(n.ctx, ast.Store)
+        and isinstance(n.value, ast.Name) and n.value.id == "self" for n in ast.walk(c))}
+    for i, s in enumerate(body[:stop]):
+        if (isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Name)
+                and s.value.func.id in managers):
+            (name,) = _assigned_names(s)
+            return i, [s, *ast.parse(f"optimizers = {name}.optimizers").body]
+    return None
+
+
+def _called_code(stmts: list[ast.stmt], body: list[ast.stmt]) -> list[ast.stmt]:
+    """The top-level functions the statements call by name (#41's `step_optimizers`), and the
+    methods of top-level classes they call on an object (#54's
+    `training_manager.step_optimizers(step)`)."""
+    calls = [n.func for s in stmts for n in ast.walk(s) if isinstance(n, ast.Call)]
+    names = {f.id for f in calls if isinstance(f, ast.Name)}
+    methods = {f.attr for f in calls if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+               and f.value.id not in DRIVER_NAMES}
+    functions = [s for s in body if isinstance(s, ast.FunctionDef) and s.name in names]
+    return functions + [m for c in body if isinstance(c, ast.ClassDef) for m in c.body
+                        if isinstance(m, ast.FunctionDef) and m.name in methods]
+
+
 def flex_plan(source: str) -> FlexPlan:
     """The statements a one-process driver runs for a #12+ record."""
     body = ast.parse(source).body
     loop = _training_loop(body)
     stop = body.index(loop)
 
-    start, end = _setup_range(body, stop)
-    setup = [s for s in body[start:end + 1]
-             if (isinstance(s, (ast.Assign, ast.AnnAssign)) and not set(_assigned_names(s)) & set(MODEL_NAMES))
-             or (isinstance(s, ast.For) and "param_groups" in ast.unparse(s))]
+    managed = _manager_setup(body, stop)
+    if managed is not None:
+        start, setup = managed
+    else:
+        start, end = _setup_range(body, stop)
+        setup = [s for s in body[start:end + 1]
+                 if (isinstance(s, (ast.Assign, ast.AnnAssign)) and not set(_assigned_names(s)) & set(MODEL_NAMES))
+                 or (isinstance(s, ast.For) and "param_groups" in ast.unparse(s))]
+    setup_names = set().union(set(), *(_stores(s) for s in setup))
 
     built = next((i for i, s in enumerate(body[:start]) if "model" in _assigned_names(s)
                   and "GPT" in _loads(s)), None)
@@ -270,7 +316,8 @@ def flex_plan(source: str) -> FlexPlan:
             pre.insert(0, kept)
             needed |= _loads(kept)
     reads = needed | set().union(set(), *(_loads(s) for s in pre))
-    window_init = _top_level_defs(body, stop, reads, bound=FLEX_BOUND)
+    window_init = _top_level_defs(body, stop, reads - setup_names, bound=FLEX_BOUND)
+    window_setup_names = sorted(reads & setup_names)
 
     after = loop.body[j + 1:]
     kept = [s for s in after if _OPTIMIZER_WORDS.search(ast.unparse(s)) and ".backward(" not in ast.unparse(s)]
@@ -285,14 +332,12 @@ def flex_plan(source: str) -> FlexPlan:
     state_names, state_pre = _step_state(loop.body[:j], hooks)
     state_init = _top_level_defs(body, stop, set().union(set(), *(_loads(s) for s in state_pre)))
     reads = set().union(set(), *(_loads(s) for s in hooks + micro_pre))
-    hooks_init = _top_level_defs(body, stop, reads - set().union(set(), *(_stores(s) for s in setup)))
+    hooks_init = _top_level_defs(body, stop, reads - setup_names)
     dropped = [ast.unparse(s).splitlines()[0] for s in after if s not in hooks]
-    called = {n.func.id for s in hooks for n in ast.walk(s) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    functions = [s for s in body if isinstance(s, ast.FunctionDef) and s.name in called]
-    clears = any("zero_grad" in ast.unparse(s) for s in hooks + functions)
+    clears = any("zero_grad" in ast.unparse(s) for s in hooks + _called_code(hooks, body))
     return FlexPlan(_mod(casts), _mod(setup), _mod(window_init), _mod(pre), window_args, window_kwargs,
                     _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names, clears, _mod(micro_pre),
-                    state_names, _mod(state_init), _mod(state_pre))
+                    state_names, _mod(state_init), _mod(state_pre), window_setup_names)
 
 
 def _step_state(before: list[ast.stmt], hooks: list[ast.stmt]) -> tuple[list[str], list[ast.stmt]]:
@@ -320,7 +365,12 @@ def _micro_step_statements(stmt: ast.stmt, call: ast.Call) -> list[ast.stmt]:
         return []
     k = next(i for i, s in enumerate(stmt.body) if any(n is call for n in ast.walk(s)))
     batch = set().union(*(_loads(a) for a in call.args[:2]))  # what the loader yields
-    kept = [s for s in stmt.body[:k] if "next(" not in ast.unparse(s) and not batch & _stores(s)]
+    loader = [s for s in stmt.body[:k] if "next(" in ast.unparse(s) or batch & _stores(s)]
+    kept = [s for s in stmt.body[:k] if s not in loader]
+    # what only the loader reads (#54: `send_args = training_manager.train_loader_send_args`)
+    others = set().union(set(), *(_loads(s) for s in kept + stmt.body[k:]))
+    feeds = set().union(set(), *(_loads(s) for s in loader)) - others
+    kept = [s for s in kept if not (_stores(s) and _stores(s) <= feeds)]
     if not kept:
         return []
     last = ast.parse(f"{ast.unparse(stmt.target)} = list({ast.unparse(stmt.iter)})[-1]").body

@@ -228,6 +228,38 @@ def test_53_without_its_untie_fails(fault, monkeypatch):
     assert "head and embedding after 10 steps" in failed and "logits" not in failed
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["copy_of_53", "frozen_scalars"])
+def test_54_with_53s_loop_fails(fault, monkeypatch):
+    """#54 with #53's untie timing (copy two steps before a split of its own) or with #53's
+    40-step scalar freeze, which #54's `TrainingManager` never starts: the 10-step run leaves
+    upstream's."""
+    from dataclasses import replace
+
+    from jnano import hparams as hp
+
+    original = setup.recipe
+
+    def with_53s(record, ns_dtype):
+        r = original(record, ns_dtype)
+        if fault == "copy_of_53":
+            return replace(r, untie=hp.UntieAt())
+        return replace(r, groups=tuple(replace(g, rule=replace(g.rule, freeze_after_transitions=40))
+                                       if g.name == "scalars" else g for g in r.groups))
+
+    monkeypatch.setattr(setup, "recipe", with_53s)
+    if fault == "copy_of_53":  # the model reads `embed` from #53's split step too
+        original_at = setup.schedule_at
+        n = setup.short_schedule(records.get("54").optimizer.schedule).num_iterations
+        monkeypatch.setattr(setup, "schedule_at", lambda record, step: {
+            **original_at(record, step), "untied": np.bool_(hp.UntieAt().untied(step, n))})
+    monkeypatch.setattr(run, "precisions", lambda record: ["float32"])
+    report = run.run_golden("54", goldens.load("54"))
+    failed = {r.label.split(" (")[0] for s in report.sections for r in s.rows if not r.ok}
+    assert "10-step losses" in failed or "head and embedding after 10 steps" in failed
+    assert "logits" not in failed
+
+
 def test_a_missing_weight_decay_fails(monkeypatch):
     original = setup.recipe
 

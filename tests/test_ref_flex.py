@@ -393,3 +393,45 @@ def test_53s_loop_unties_and_weights_as_our_schedules_say(modded_checkout):
     ns = vars(up.driver.m)
     assert ns["split_step"] == rec.optimizer.untie.split_step(schedule.num_iterations)
     assert eval("split_step - 2 | 1", ns) == rec.optimizer.untie.copy_step(schedule.num_iterations)
+
+
+@pytest.mark.upstream
+def test_54s_training_manager_runs_as_our_schedules_say(modded_checkout):
+    """#54's loop calls the methods of a `TrainingManager`: the driver's set-up builds it, the
+    window and multi-token weights come from its `advance_schedule`, and its `step_optimizers`
+    copies the head into `embed` and splits the model after our copy step, so the model reads
+    `embed` from our split step on."""
+    from jnano import records
+    from parity import setup
+
+    rec = records.get("54")
+    schedule = setup.short_schedule(rec.optimizer.schedule)
+    untie = rec.optimizer.untie
+    up = ref.load("54", modded_checkout)
+    args = vars(setup.upstream_args("54", rec.optimizer.with_schedule(schedule)))
+    args = SimpleNamespace(**setup.for_declared(args, up.driver.declared_args()))
+    plan = up.driver.plan
+    assert ast.unparse(plan.setup).splitlines()[0] == "training_manager = TrainingManager(model)"
+    assert plan.window_setup_names == ["training_manager"] and plan.clears_grads
+    assert "training_manager.advance_schedule(step)" in ast.unparse(plan.window_pre)
+    with pytest.raises(ValueError, match="pass the model"):
+        up.window_value(1)
+
+    torch.manual_seed(0)
+    model = up.build_model(vocab_size=50304, n_layer=11, n_head=1, n_embd=128, seq_len=512)
+    opt = up.build_optimizer(model, args)
+    assert opt.names["training_manager"].split_step == untie.copy_step(schedule.num_iterations)
+    copied = []
+    for step in range(schedule.steps):
+        (_, config), _ = up.driver.window_args(step, {"cum_seqlens": None}, model)
+        ours = rec.model_args(step, schedule)
+        np.testing.assert_array_equal(np.pad(config.mtp_weights.numpy(), (0, 3 - config.mtp_weights.numel())),
+                                      ours["mtp_weights"])
+        assert model.split_embed == bool(ours["untied"]), step
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p)
+        up.apply_gradients(model, opt, step)
+        if torch.equal(model.embed.weight, model.lm_head.weight):
+            copied.append(step)
+    assert copied[0] == untie.copy_step(schedule.num_iterations)
+    assert untie.split_step(schedule.num_iterations) == copied[0] + 1

@@ -90,20 +90,21 @@ def test_packed_record_trains_with_its_window_schedule(tmp_path, record):
 
 
 @pytest.mark.slow
-def test_53_trains_with_multi_token_loss_and_unties(tmp_path):
-    """#53 in the trainer on the shipped sample (smoke shapes, 6 steps, about a minute): the
-    multi-token loss (per token it starts near (1 + 0.5 + 0.25) ln 50304 = 18.9) and the untie
-    inside the run; the exported `embed` is then the head's copy plus its own steps, not the
-    N(0, 1) table it was drawn as."""
+@pytest.mark.parametrize("record,steps", [("53", 6), ("54", 9)])
+def test_multi_token_records_train_and_untie(tmp_path, record, steps):
+    """#53 and #54 in the trainer on the shipped sample (smoke shapes, 6 or 9 steps, about a
+    minute): the multi-token loss (per token it starts near (1 + 0.5 + 0.25) ln 50304 = 18.9)
+    and the untie inside the run (#54 copies later, `ceil(2/3 N) | 1`); the exported `embed` is
+    then the head's copy plus its own steps, not the N(0, 1) table it was drawn as."""
     from jnano import records
     from train import presets
 
-    plan = presets.make_plan(records.get("53"), "smoke", steps=6)
+    plan = presets.make_plan(records.get(record), "smoke", steps=steps)
     untie, n = plan.optimizer.untie, plan.optimizer.schedule.num_iterations
-    assert untie.copy_step(n) < untie.split_step(n) < 6
-    result = run(tmp_path, record="53", preset="smoke", steps=6, data=None)
+    assert untie.copy_step(n) < untie.split_step(n) < steps
+    result = run(tmp_path, record=record, preset="smoke", steps=steps, data=None)
     losses = result.train_losses
-    assert len(losses) == 6 and all(np.isfinite(losses))
+    assert len(losses) == steps and all(np.isfinite(losses))
     assert 15.0 < losses[0] < 22.0
     sd, _ = params_of(result.run_dir)
     assert float(np.std(sd["embed.weight"])) < 0.1  # drawn N(0, 1)

@@ -44,6 +44,7 @@ STAGES: dict[str, str] = {
     "s23b_retied_head": "the head's weight embeds the tokens again, N(0, 0.005), fixed FP8 head scales (51)",
     "s23c_x0_lambdas": "x0 lambdas a parameter of their own (52: smear gate on Adam, scalars frozen at transitions)",
     "s24_multi_token": "multi-token prediction loss; embed untied from the head at 2/3 with Adam's state (53)",
+    "s25_logit_rescale": "logits 23 sigmoid((z + 5) / 7.5) (54: the loop rewritten around a TrainingManager)",
 }
 
 

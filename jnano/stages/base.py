@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import equinox as eqx
@@ -48,3 +49,9 @@ def count_layers(shapes: dict[str, tuple[int, ...]], prefix: str = "transformer.
     if not indices:
         raise KeyError(f"{prefix}*")
     return 1 + max(indices)
+
+
+def recast(model: LanguageModel, cls: type[LanguageModel]) -> LanguageModel:
+    """`model`'s parameters and config under `cls`, a subclass that changes only behaviour (#54's
+    logit curve): the stage's init is its predecessor's."""
+    return cls(**{f.name: getattr(model, f.name) for f in dataclasses.fields(model) if f.init})

@@ -30,10 +30,12 @@ from jnano.stages.s19b_flat_qkvo_bank import Config, config_from_shapes  # noqa:
 RECORDS = ("37", "38", "39")
 
 
-def sigmoid_logits_in(z, scale: float = 30.0, temperature: float = 7.5):
-    """`sigmoid(z / z.new_tensor(7.5)) * z.new_tensor(30.0)` in z's dtype, each op rounded."""
+def sigmoid_logits_in(z, scale: float = 30.0, temperature: float = 7.5, shift: float = 0.0):
+    """`sigmoid(z / z.new_tensor(7.5)) * z.new_tensor(30.0)` in z's dtype, each op rounded;
+    `shift` is added first (#54: `23 * sigmoid((z + 5) / 7.5)`, the sum rounded too)."""
     r = lambda v: rounded(v, z.dtype)  # noqa: E731
-    return r(r(jax.nn.sigmoid(r(z.astype(jnp.float32) / temperature))) * scale).astype(z.dtype)
+    shifted = r(z.astype(jnp.float32) + shift) if shift else z.astype(jnp.float32)
+    return r(r(jax.nn.sigmoid(r(shifted / temperature))) * scale).astype(z.dtype)
 
 
 class GPT(s19b_flat_qkvo_bank.GPT):
@@ -43,7 +45,11 @@ class GPT(s19b_flat_qkvo_bank.GPT):
         window = self.config.window if window is None else window
         final_window = window if final_window is None else final_window
         x = rms_norm(self.hidden(idx, (window, final_window)))
-        return sigmoid_logits_in(self.head(x, training))
+        return self.squash(self.head(x, training))
+
+    def squash(self, z):
+        """The head's output to the logits (#54 changes the curve)."""
+        return sigmoid_logits_in(z)
 
     def loss(self, idx, targets, **schedule):
         return cross_entropy_sum_in(self(idx, training=True, **schedule), targets) / idx.shape[0]
