@@ -337,6 +337,7 @@ class FP8ScalesByWidth:
 FP8_SCALES_BY_WIDTH_21C = FP8ScalesByWidth(24 / 448)  # #21c-#27
 FP8_SCALES_BY_WIDTH_28 = FP8ScalesByWidth(2**-9)  # #28 (2025-08-23 SparseAttnGate) on
 FP8_SCALES_51 = FP8Scales(100 / 448, 1.5 / 448, 0.75 / 448, "divide")  # #51 (2025-12-19 RetieLMHead): fixed
+FP8_SCALES_55 = FP8Scales(100 / 448, 1.6 / 448, 0.75 / 448, "divide")  # #55 (2025-12-29 VeSkipGates): w_s 1.6
 
 
 def fp8_scales_21c(model_dim: int = 768) -> FP8Scales:
@@ -567,6 +568,7 @@ __all__ = [
     "FP8_SCALES_21",
     "FP8_SCALES_21C",
     "FP8_SCALES_51",
+    "FP8_SCALES_55",
     "GlobalData",
     "Group",
     "Muon",

@@ -232,6 +232,11 @@ def _dist_adam_groups(steps: int, cooldown_frac: float = 0.4, ns_form: str = "re
 
 # #34 on: every Linear (the head, the attention and smear gates) in bf16 with the tables
 BF16_SMEAR = BF16_TABLES + ("lm_head.weight", "blocks.*.attn.attn_gate.weight", "smear_gate.weight")
+# #55: every nn.Linear is cast, the new gates too
+BF16_GATES_55 = BF16_SMEAR + ("blocks.*.attn.value_embed_gate.weight", "skip_gate.weight")
+# #56: the gate banks cast by main itself
+BF16_GATE_BANKS_56 = BF16_TABLES + ("lm_head.weight", "smear_gate.weight", "skip_gate.weight", "attn_gate_bank",
+                                    "ve_gate_bank")
 
 
 def _rows_32k(steps: int) -> Training:
@@ -324,6 +329,32 @@ def _managed_54(recipe: OptimizerRecipe) -> OptimizerRecipe:
         StagedCooldown(1840, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
 
 
+def _gated_55(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#55's: the skip gate at Adam lr x0.05 without decay (its `lr_mul`, `wd_mul = 0`); Adam's
+    cautious decay scaled by `wd_mul`, x150 on `embed` and the head (0.75), x5 on the value
+    tables (0.025). The value gates fall in NorMuon's gate group. 1805 + 40 steps."""
+    wd_mul = {"embed": 150.0, "head": 150.0, "value_embeds": 5.0}
+    groups = tuple(replace(g, rule=replace(g.rule, cautious_weight_decay=g.rule.cautious_weight_decay * wd_mul[g.name]))
+                   if g.name in wd_mul else g for g in recipe.groups)
+    smear = next(g.rule for g in recipe.groups if g.name == "smear")
+    groups += (Group("skip_gate", Select(("skip_gate.weight",)), replace(smear, lr=0.008 * 0.05)),)
+    return replace(recipe, groups=groups).with_schedule(
+        StagedCooldown(1805, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
+
+
+def _gate_banks_56(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#56's: the gate banks on the first DistAdam (lr 0.008, betas 0.65/0.95, cautious decay
+    0.005, no multipliers) instead of NorMuon's gate group; every DistAdam's moments float32.
+    1785 + 40 steps."""
+    head = next(g.rule for g in recipe.groups if g.name == "head")
+    groups = tuple(g for g in recipe.groups if g.name != "gates") + (
+        Group("gate_banks", Select(("attn_gate_bank", "ve_gate_bank")), replace(head, cautious_weight_decay=0.005)),)
+    groups = tuple(replace(g, rule=replace(g.rule, state_dtype="float32")) if isinstance(g.rule, DistAdam) else g
+                   for g in groups)
+    return replace(recipe, groups=groups).with_schedule(
+        StagedCooldown(1785, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
+
+
 def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
     """#52's groups: the smear gate leaves NorMuon for Adam (lr x0.01, no decay), `x0_lambdas`
     join Adam (lr x5, no decay), and the packed scalars get an Adam of their own, betas
@@ -337,6 +368,9 @@ def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
         Group("scalars", Select(("scalars",)), replace(adam, betas=(0.9, 0.99), freeze_after_transitions=40)),
     )
     return replace(recipe, groups=groups)
+
+
+_MANAGED_54 = _managed_54(_untied_53(_smoothed_scalars_52(_CAUTIOUS_ADAM_50)))
 
 
 _RECORDS: tuple[Record, ...] = (
@@ -1176,13 +1210,47 @@ _RECORDS: tuple[Record, ...] = (
         stage="s25_logit_rescale",
         model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
         training=replace(_STAGED_BATCH_49, num_iterations=1880),
-        optimizer=_managed_54(_untied_53(_smoothed_scalars_52(_CAUTIOUS_ADAM_50))),
+        optimizer=_MANAGED_54,
         bf16_params=BF16_SMEAR,
         upstream=_log("2025-12-26_LogitRescale/03e41c2d-2951-4546-a599-24cd723247fc.txt"),
         window=THIRDS_42,
         multi_token=MultiTokenWeights(),
         notes="Logits 23 sigmoid((z + 5) / 7.5). The loop is a TrainingManager: the head is copied into embed "
               "after step ceil(2/3 N) | 1 and read from the next; the scalars' transition freeze is gone.",
+    ),
+    Record(
+        id="55",
+        date="2025-12-29",
+        time="1.918 minutes",
+        description="Gates on value embeds and skip connection",
+        stage="s26_value_skip_gates",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1845),
+        optimizer=_gated_55(_MANAGED_54),
+        bf16_params=BF16_GATES_55,
+        upstream=_log("2025-12-29_VeSkipGates/2851d7dc-d6a5-4e74-8623-57031425db16.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="Per-head gates 2 sigmoid(W x[:12]) on the value embeddings, a per-token gate 2 sigmoid(w x0[:12]) on "
+              "the skip; Adam's cautious decay x150 on embed and head, x5 on the value tables.",
+    ),
+    Record(
+        id="56",
+        date="2025-12-31",
+        time="1.894 minutes",
+        description="Optimize and compile Adam, increase Adam buffer precision, move gates from Muon to Adam "
+                    "parameter banks",
+        stage="s27_gate_banks",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1825),
+        optimizer=_gate_banks_56(_gated_55(_MANAGED_54)),
+        bf16_params=BF16_GATE_BANKS_56,
+        upstream=_log("2025-12-31_GatesToCompiledAdam/12-31-gates-to-adam-20stps/"
+                      "219a5f2f-151e-4c56-ab91-3735ae4610b8.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="The attention and value gates are two banks (10 and 5 rows of (6, 12)) trained by Adam; Adam's "
+              "moments are float32.",
     ),
 )
 

@@ -300,13 +300,15 @@ class FlexDriver(TopLevelDriver):
         return flex.own_op_namespace(source)
 
     def _unwrap_compiled_methods(self) -> None:
-        """`@torch.compile` on a method (#25 `DistAdam.step`) is not stripped by `ref.extract`."""
+        """`@torch.compile` on a method (#25 `DistAdam.step`; #56's static `DistAdam._update_step`)
+        is not stripped by `ref.extract`."""
         for obj in list(vars(self.m).values()):
             if isinstance(obj, type) and obj.__module__ == self.m.__name__:
                 for name, attr in list(vars(obj).items()):
-                    orig = getattr(attr, "_torchdynamo_orig_callable", None)
+                    static = isinstance(attr, staticmethod)
+                    orig = getattr(attr.__func__ if static else attr, "_torchdynamo_orig_callable", None)
                     if orig is not None:
-                        setattr(obj, name, orig)
+                        setattr(obj, name, staticmethod(orig) if static else orig)
 
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:

@@ -45,6 +45,8 @@ STAGES: dict[str, str] = {
     "s23c_x0_lambdas": "x0 lambdas a parameter of their own (52: smear gate on Adam, scalars frozen at transitions)",
     "s24_multi_token": "multi-token prediction loss; embed untied from the head at 2/3 with Adam's state (53)",
     "s25_logit_rescale": "logits 23 sigmoid((z + 5) / 7.5) (54: the loop rewritten around a TrainingManager)",
+    "s26_value_skip_gates": "per-head gates on the value embeddings, a per-token gate on the skip (55)",
+    "s27_gate_banks": "the attention and value gates moved into two banks trained by Adam (56)",
 }
 
 

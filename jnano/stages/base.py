@@ -51,7 +51,8 @@ def count_layers(shapes: dict[str, tuple[int, ...]], prefix: str = "transformer.
     return 1 + max(indices)
 
 
-def recast(model: LanguageModel, cls: type[LanguageModel]) -> LanguageModel:
-    """`model`'s parameters and config under `cls`, a subclass that changes only behaviour (#54's
-    logit curve): the stage's init is its predecessor's."""
-    return cls(**{f.name: getattr(model, f.name) for f in dataclasses.fields(model) if f.init})
+def recast(model: LanguageModel, cls: type[LanguageModel], **changed) -> LanguageModel:
+    """`model`'s parameters and config under `cls`, a subclass: the stage's init is its
+    predecessor's, with the fields it adds or redraws in `changed` (#54 changes only behaviour;
+    #55 adds a gate and regates blocks)."""
+    return cls(**{f.name: getattr(model, f.name) for f in dataclasses.fields(model) if f.init} | changed)

@@ -104,10 +104,14 @@ class GPT(s22b_premul_out.GPT):
         outs = []
         for i, block in enumerate(blocks):
             if i == SKIP_TO:
-                x = x + scaled(jax.nn.sigmoid(self.tail_scalar(2)), outs[SKIP_FROM])
+                x = x + self.skipped(outs[SKIP_FROM], x0)
             x = block(x, values[i], x0, masks[i])
             outs.append(x)
         return x - scaled(self.tail_scalar(1), outs[BACKOUT_BLOCK])
+
+    def skipped(self, skip, x0):
+        """What the skip connection adds: block 3's output through `sigmoid(skip lambda)`."""
+        return scaled(jax.nn.sigmoid(self.tail_scalar(2)), skip)
 
 
 def key_offset_scalars(n_layer: int, world_size: int) -> jax.Array:
