@@ -221,10 +221,15 @@ class Muon:
     # "cuda" as the record ran; "cpu" as eager CPU torch rounds a Python scalar in a bf16 op
     # (#48's `C.add_(X, alpha=a)`: CPU rounds a to bf16 first, CUDA keeps it fp32), for parity
     scalar_semantics: str = "cuda"
+    # #57 (2026-01-04 MixedPrecisionInterweavedOptimizer): "mantissa": the weights are bf16 and a
+    # uint16 mantissa each completes a float32 master; gradients and momentum float32, the update
+    # formed on the master, the weight its upper half (`jnano.optim.master`)
+    master: str | None = None
 
     def __post_init__(self):
         # a misspelt form would silently build the other one (the builders test for one value)
-        for name, allowed in (("normuon_form", ("separate", "fused")), ("normuon_axis", ("longer", "rows"))):
+        for name, allowed in (("normuon_form", ("separate", "fused")), ("normuon_axis", ("longer", "rows")),
+                              ("master", (None, "mantissa"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"Muon.{name} must be one of {allowed}, not {getattr(self, name)!r}")
 

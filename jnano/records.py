@@ -355,6 +355,21 @@ def _gate_banks_56(recipe: OptimizerRecipe) -> OptimizerRecipe:
         StagedCooldown(1785, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
 
 
+# #57: one DistAdam with betas per table (upstream's `adam_betas`), eps 1e-10
+_BETAS_57 = {"head": (0.5, 0.95), "embed": (0.5, 0.95), "value_embeds": (0.75, 0.95), "x0": (0.65, 0.95),
+             "smear": (0.9, 0.99), "gate_banks": (0.9, 0.99), "skip_gate": (0.9, 0.99), "scalars": (0.9, 0.99)}
+
+
+def _mixed_precision_57(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#57's: NorMuon's weights bf16 with a mantissa master (`Muon.master`); the scalars join the
+    one DistAdam, which takes betas per table and eps 1e-10. 1800 + 40 steps."""
+    groups = tuple(
+        replace(g, rule=replace(g.rule, master="mantissa")) if isinstance(g.rule, Muon)
+        else replace(g, rule=replace(g.rule, betas=_BETAS_57[g.name], eps=1e-10)) for g in recipe.groups)
+    return replace(recipe, groups=groups).with_schedule(
+        StagedCooldown(1800, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
+
+
 def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
     """#52's groups: the smear gate leaves NorMuon for Adam (lr x0.01, no decay), `x0_lambdas`
     join Adam (lr x5, no decay), and the packed scalars get an Adam of their own, betas
@@ -1251,6 +1266,22 @@ _RECORDS: tuple[Record, ...] = (
         multi_token=MultiTokenWeights(),
         notes="The attention and value gates are two banks (10 and 5 rows of (6, 12)) trained by Adam; Adam's "
               "moments are float32.",
+    ),
+    Record(
+        id="57",
+        date="2026-01-04",
+        time="1.878 minutes",
+        description="Bfloat16 attn/mlp weights, mixed precision Muon, interweave Adam/Muon, finer-grain Adam beta",
+        stage="s28_bf16_weights",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1840),
+        optimizer=_mixed_precision_57(_gate_banks_56(_gated_55(_MANAGED_54))),
+        bf16_params=BF16_GATE_BANKS_56 + ("blocks.*.attn.qkvo_w", "blocks.*.mlp.c_fc", "blocks.*.mlp.c_proj"),
+        upstream=_log("2026-01-04_MixedPrecisionInterweavedOptimizer/41f606b6-1b9c-46a3-b46e-2beff1521d18.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="Attention and MLP matrices in bf16 with NorMuon's float32 master kept as a uint16 mantissa; one "
+              "Adam with betas per table (head and embed 0.5, value tables 0.75, gates and scalars 0.9/0.99).",
     ),
 )
 

@@ -53,7 +53,8 @@ def to_numpy(value: Any) -> np.ndarray:
 
 def to_state_dict(model: eqx.Module) -> dict[str, np.ndarray]:
     """The upstream state_dict of `model`: parameters, tied aliases, persistent buffers (numpy)."""
-    params = {name: np.asarray(leaf) for name, leaf in named_parameters(model).items()}
+    # (float32 throughout: #57's bf16 matrices widen exactly, and torch loads them back exactly)
+    params = {name: np.asarray(leaf, np.float32) for name, leaf in named_parameters(model).items()}
     out = dict(params)
     for alias, target in type(model).tied_aliases.items():
         out[alias] = params[target]
@@ -88,7 +89,8 @@ def load_state_dict(
                 f"state_dict key {name!r} has shape {tuple(value.shape)}, the model expects "
                 f"{tuple(leaf.shape)}"
             )
-        leaves.append(jnp.asarray(value, dtype=dtype))
+        # a parameter the model keeps in another dtype (#57's bf16 matrices) is rounded to it
+        leaves.append(jnp.asarray(value, dtype=dtype if leaf.dtype == jnp.float32 else leaf.dtype))
     model = eqx.combine(jax.tree_util.tree_unflatten(treedef, leaves), static)
     loaded = named_parameters(model)
 

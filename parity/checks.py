@@ -57,8 +57,10 @@ FP32 = (
     Check("loss", "loss", 1e-5, "mean of the logits' log-softmax: measured <= 2e-7"),
     Check("grad/", "gradient", 1e-5,
           "backward adds a few fp32 roundings per layer; per tensor: measured <= 1e-6 (CI), 2.4e-6 (full); "
-          "packed records (#12 on, 12 layers, 512 tokens): <= 3.7e-6",
-          vector_tol=1e-4, vector_reason=_VECTOR_GRAD),
+          "packed records (#12 on, 12 layers, 512 tokens): <= 3.7e-6; a bf16 weight's (#57) is rounded to "
+          "bf16, less the entries whose fp32 value is a rounding midpoint within 1e-4 of the RMS "
+          "(`parity.sides.ROUNDING_BAND`)",
+          vector_tol=1e-4, vector_reason=_VECTOR_GRAD, ulp_allowance=True),
     Check("update0/", "update step 0", 1e-5, _UPDATE, 1e-4, _UPDATE_NS_FP32, ulp_allowance=True),
     Check("update1/", "update step 1", 1e-5, _UPDATE + "; momentum/Adam state from step 0",
           1e-4, _UPDATE_NS_FP32, ulp_allowance=True),
@@ -86,11 +88,27 @@ FLEX_FP32 = tuple(
     for c in FP32
 )
 
-# #53's untie: the head and the embedding after the 10 steps (copy after step 5, split at 6)
+# #53's untie: the head and the embedding after the 10 steps (copy after step 5, split at 6), and
+# the embedding less the head: what the steps since the split made of them. The tables carry
+# the whole trajectory's rounding; their difference only the steps since the split, so it
+# catches an untie that is missing or late where the tables alone cannot (#57, below).
+_SPLIT = Check("split", "embedding less head after 10 steps", 1e-1,
+               "the few Adam steps since the split, sign-like, on gradients that differ by rounding: two of "
+               "our own runs 1e-7 apart differ by 1.9e-3 (#53), 4.1e-3 (#54), 2.4e-2 (#57; parity.sensitivity); "
+               "a run that never unties or does not copy differs by order 1")
 UNTIED = (Check("untied/", "head and embedding after 10 steps", 5e-4,
                 "10 fp32 training steps of the tables through Adam's sign-like early steps, which magnify "
                 "gradient rounding (the copy after step 5, the split at 6): measured <= 9.9e-5 (seeds 0, 3); "
-                "the copy rounded to bf16 measured 2.3e-3, a run that never unties 6.8e-3"),)
+                "the copy rounded to bf16 measured 2.3e-3, a run that never unties 6.8e-3"), _SPLIT)
+
+# #57 on: the attention and MLP matrices are bf16 and their gradients arrive rounded to bf16, so
+# a gradient that differs by fp32 rounding flips a bf16 rounding now and then (1e-4 of the
+# gradient's norm), and those flips feed 10 steps of the tables' Adam: two of our own runs 1e-7
+# apart end the tables 1.16e-3 apart (seed 0; 1.12e-3 seed 3), against 1.1e-4 for #53. The
+# tables' bound follows; the split row is what sees the untie there.
+UNTIED_BF16_WEIGHTS = (Check("untied/", "head and embedding after 10 steps", 4e-3,
+                             "as for #53, but fed by bf16-rounded matrix gradients (#57 on): two of our own runs "
+                             "1e-7 apart end 1.16e-3 apart (parity.sensitivity, seeds 0 and 3)"), _SPLIT)
 
 # Record precision of the packed records' model (#12 on): bf16 parameters where the record keeps
 # them, bf16 activations, bf16 RoPE tables where the record has them, the FP8 head in training.

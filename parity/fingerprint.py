@@ -81,5 +81,11 @@ def relative_error(name: str, golden: dict, y: np.ndarray | dict, allowance: flo
     p_gold, p_mine = np.array(golden["proj"]), np.array(mine["proj"])
     # ||P d|| estimates ||d|| * ||P x|| / ||x||: rescale by the stored true norm of x
     scale = golden["norm"] / np.linalg.norm(p_gold) if np.linalg.norm(p_gold) else 1.0
-    diff = max(0.0, float(np.linalg.norm(p_mine - p_gold)) * scale - allowance)
+    # The allowance (a norm in the tensor's units) goes through the same estimate as the
+    # difference it discounts: P takes a vector of norm a to one of norm ~ a sqrt(K / n), exactly
+    # for a single entry (a mask entry decided by rounding, #43 on); rescaled by `scale` like d.
+    # (Discounting it unscaled compared a tensor-dependent multiple of d with a itself: #53's
+    # one flipped decay entry read 6.7e-4 against its own 4.6e-4.)
+    n = max(1, int(np.prod(golden["shape"])))
+    diff = max(0.0, float(np.linalg.norm(p_mine - p_gold)) * scale - allowance * np.sqrt(len(p_gold) / n) * scale)
     return diff / golden["norm"] if golden["norm"] else diff

@@ -39,11 +39,14 @@ def measure(record: str, seed: int = run.GOLDEN_SEED) -> dict[str, float]:
     a = run.ours(record, inp, "float32")
     b = run.ours(record, perturbed(inp, seed), "float32")
     grads = [checks.relative(a[k], b[k]) for k in a if k.startswith("grad/")]
+    tables = [checks.relative(a[k], b[k]) for k in a if k.startswith("untied/")]  # #53 on
     return {
         "logits": checks.relative(a["logits"], b["logits"]),
         "gradient": max(grads),
         "10-step losses": checks.relative(a["trajectory"], b["trajectory"], elementwise=True),
         "logits after 10 steps": checks.relative(a["final_logits"], b["final_logits"]),
+        "head and embedding after 10 steps": max(tables, default=float("nan")),
+        "embedding less head after 10 steps": checks.relative(a["split"], b["split"]) if "split" in a else float("nan"),
     }
 
 
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=run.GOLDEN_SEED)
     args = parser.parse_args(argv)
     wanted = list(records.RECORDS) if args.all else [records.get(r).id for r in args.record]
-    print(f"{'record':<8}{'logits':>10}{'gradient':>10}{'10-step':>10}{'final':>10}   (seed {args.seed}, "
+    print(f"{'record':<8}{'logits':>10}{'gradient':>10}{'10-step':>10}{'final':>10}{'tables':>10}{'split':>10}   (seed {args.seed}, "
           f"weights x (1 + {PERTURBATION:g} z))")
     for rec in wanted:
         m = measure(rec, args.seed)

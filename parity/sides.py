@@ -20,15 +20,23 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import jnano
 from jnano import hparams as hp
 from jnano import records
 from jnano.optim.build import build_optimizer
+from jnano.optim.master import MantissaState, master_of
 from jnano.state_dict import named_parameters, path_name
 from parity import setup
 
 Results = dict[str, np.ndarray]
+
+
+def applied(model, updates):
+    """`model` after `updates`, each parameter kept in its dtype as `optax.apply_updates` keeps it
+    (the trainer's): #57's float32 steps on bf16 weights land on the bf16 value they aim at."""
+    return eqx.combine(optax.apply_updates(eqx.filter(model, eqx.is_array), updates), model)
 
 
 def _tree_from_names(model, values: dict[str, np.ndarray]):
@@ -117,8 +125,8 @@ def _undecayed_apply(recipe: hp.OptimizerRecipe, model0):
 
     @eqx.filter_jit
     def apply(m, s, g):
-        updates, _ = opt.update(g, s, eqx.filter(m, eqx.is_array))
-        return eqx.apply_updates(m, updates)
+        updates, s = opt.update(g, s, eqx.filter(m, eqx.is_array))
+        return applied(m, updates), s
 
     return apply
 
@@ -142,7 +150,60 @@ def _probe(record: str, model, logits_fn, value_and_grad, idx, targets) -> Resul
     probe = schedule_args(record, setup.PROBE_STEP)
     loss, grads = value_and_grad(model, idx, targets, probe)
     out: Results = {"logits": np.asarray(logits_fn(model, idx, probe), np.float64), "loss": np.float64(loss)}
-    out.update({f"grad/{n}": np.asarray(g, np.float64) for n, g in named_parameters(grads).items()})
+    grads = named_parameters(grads)
+    out.update({f"grad/{n}": np.asarray(g, np.float64) for n, g in grads.items()})
+    out.update({f"ulp/grad/{n}": 0.0 for n in grads})
+    if any(g.dtype == jnp.bfloat16 for g in grads.values()):  # #57's bf16 weights
+        widened = jax.tree.map(lambda x: x.astype(jnp.float32) if eqx.is_array(x) and x.dtype == jnp.bfloat16 else x,
+                               model)
+        _, wide = value_and_grad(widened, idx, targets, probe)
+        for n, g in named_parameters(wide).items():
+            if grads[n].dtype == jnp.bfloat16:
+                out[f"ulp/grad/{n}"] = _rounding_flip_allowance(np.asarray(g, np.float64))
+    return out
+
+
+# A float32 gradient within this fraction of its tensor's RMS of a bf16 rounding midpoint can
+# round either way on the two sides: the fp32 gradients agree to <= 3.7e-6 of the norm (packed
+# records, measured), so 1e-4 is the same 100x margin as `MASK_BAND`
+ROUNDING_BAND = 1e-4
+
+
+def _rounding_flip_allowance(g32: np.ndarray) -> float:
+    """#57: a bf16 weight's gradient is the float32 gradient rounded to bf16 (upstream's
+    `.type_as(x)` backward). Where the float32 value lies within `ROUNDING_BAND` of the RMS of a
+    rounding midpoint, either neighbour is correct: the norm of those entries' bf16 ulps."""
+    rounded = np.asarray(jnp.asarray(g32, jnp.float32).astype(jnp.bfloat16).astype(jnp.float32), np.float64)
+    ulp = 2.0 ** (np.floor(np.log2(np.maximum(np.abs(rounded), np.finfo(np.float32).tiny))) - 7)
+    near = 0.5 * ulp - np.abs(g32 - rounded) <= ROUNDING_BAND * np.sqrt(np.mean(g32 * g32))
+    return float(np.linalg.norm(ulp[near]))
+
+
+def _masters(model, state) -> dict[str, jax.Array]:
+    """Named parameters, a bf16 weight with a mantissa (#57) as its float32 master: what its
+    optimizer updates (the weight is the master truncated, so comparing weights would compare
+    truncations of masters that agree to fp32 rounding)."""
+    out = named_parameters(model)
+    for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, MantissaState)):
+        if isinstance(s, MantissaState):
+            for path, m in jax.tree_util.tree_flatten_with_path(s.mantissa)[0]:
+                name = path_name(path)
+                out[name] = master_of(out[name], m)
+    return out
+
+
+def torch_masters(optimizers) -> dict[int, object]:
+    """id(weight) -> the float32 master of each bf16 weight a NorMuon group keeps a `mantissa` for
+    (#57: the group's i-th weight and `mantissa[i]`, one process holding every rank's chunk)."""
+    import torch
+
+    out = {}
+    for opt in optimizers:
+        for group in opt.param_groups:
+            if "mantissa" in group:
+                for p, m in zip(group["params"], group["mantissa"]):
+                    bits = (p.detach().view(torch.uint16).to(torch.int64) << 16) | m.to(torch.int64)
+                    out[id(p)] = bits.to(torch.int32).view(torch.float32)
     return out
 
 
@@ -172,17 +233,17 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
     @eqx.filter_jit
     def apply(m, s, g):
         updates, s = opt.update(g, s, eqx.filter(m, eqx.is_array))
-        return eqx.apply_updates(m, updates), s
+        return applied(m, updates), s
 
     undecayed = _undecayed_apply(recipe, model0)
     out: Results = {}
     model, state = model0, opt.init(eqx.filter(model0, eqx.is_array))
     for step, grads_np in enumerate(synthetic):
-        before = named_parameters(model)
+        before = _masters(model, state)
         grads = _tree_from_names(model, grads_np)
-        plain = named_parameters(undecayed(model, state, grads)) if undecayed else {}
+        plain = _masters(*undecayed(model, state, grads)) if undecayed else {}
         model, state = apply(model, state, grads)
-        for n, p in named_parameters(model).items():
+        for n, p in _masters(model, state).items():
             update = np.asarray(p, np.float64) - np.asarray(before[n], np.float64)
             out[f"update{step}/{n}"] = update
             ulp = np.linalg.norm(np.spacing(np.asarray(p, np.float32)))
@@ -207,8 +268,18 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
     out["trajectory"] = np.array(losses)
     out["final_logits"] = np.asarray(logits_fn(model, idx, schedule_args(record, setup.STEPS)), np.float64)
     final = named_parameters(model)
-    out.update({f"untied/{n}": np.asarray(final[n], np.float64) for n in untied_names(record)})
+    out.update(_untied_results({n: np.asarray(final[n], np.float64) for n in untied_names(record)}))
     return out
+
+
+def _untied_results(tables: dict[str, np.ndarray]) -> Results:
+    """The head and embedding after the trajectory, and what the untie made of them: the
+    embedding less the head (their own steps since the split, free of the shared history's
+    rounding noise, which #57's bf16 matrix gradients make large)."""
+    if not tables:
+        return {}
+    src, dst = tables
+    return {**{f"untied/{n}": t for n, t in tables.items()}, "split": tables[dst] - tables[src]}
 
 
 def _grad(p) -> np.ndarray:
@@ -243,20 +314,21 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
                 by_id.setdefault(id(p), (name, p))
         return dict(by_id.values())
 
-    def snapshot(params):
-        return {n: p.detach().double().numpy().copy() for n, p in params.items()}
+    def snapshot(params, masters=None):
+        masters = masters or {}
+        return {n: masters.get(id(p), p).detach().double().numpy().copy() for n, p in params.items()}
 
     out: Results = {}
     model = fresh_model()
     params = canonical(model)
     opt = reference.build_optimizer(model, args)
     for step, grads_np in enumerate(synthetic):
-        before = snapshot(params)
+        before = snapshot(params, torch_masters(opt.optimizers))
         for n, p in params.items():  # as a backward pass would: into what the last step left (#39)
-            g = torch.from_numpy(np.array(grads_np[n], np.float32))
+            g = torch.from_numpy(np.array(grads_np[n], np.float32)).to(p.dtype)  # #57's bf16 weights: bf16
             p.grad = g if p.grad is None else p.grad + g
         reference.apply_gradients(model, opt, step, fp32_ns)
-        for n, p in snapshot(params).items():
+        for n, p in snapshot(params, torch_masters(opt.optimizers)).items():
             out[f"update{step}/{n}"] = p - before[n]
 
     if not model_checks:
@@ -281,5 +353,5 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
     with torch.no_grad():
         out["final_logits"] = reference.forward(model, idx, targets, **after)[0].double().numpy()
     final = canonical(model)
-    out.update({f"untied/{n}": final[n].detach().double().numpy() for n in untied_names(reference.record)})
+    out.update(_untied_results({n: final[n].detach().double().numpy() for n in untied_names(reference.record)}))
     return out

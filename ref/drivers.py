@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ref import flex, kernels, toplevel, varlen
+from ref import flex, kernels, mantissa, toplevel, varlen
 from ref.shims import DistStub, FunctionalProxy, TorchProxy, fp32_newton_schulz, quiet, single_process
 
 
@@ -287,6 +287,7 @@ class FlexDriver(TopLevelDriver):
             m.create_block_mask = flex.create_block_mask
         m.rank, m.world_size = 0, 1
         kernels.install(m)  # #27 on: Triton kernel wrappers
+        mantissa.install(m)  # #57 on: the bf16 weight + mantissa update
         self._unwrap_compiled_methods()
         # dropped top-level statements that complete a definition: `mm_op.register_autograd(...)`
         for stmt in ast.parse(source).body:

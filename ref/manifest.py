@@ -151,7 +151,7 @@ _ENTRIES = (
     Entry('56', MODDED, MODDED_HEAD, 'records/track_1_short/2025-12-31_GatesToCompiledAdam/12-31-gates-to-adam-20stps/219a5f2f-151e-4c56-ab91-3735ae4610b8.txt',
           '77a97113be372ec363b9ed1837d75a879822ea395f82fdc83fba29a6314722c6', "flex"),
     Entry('57', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-04_MixedPrecisionInterweavedOptimizer/41f606b6-1b9c-46a3-b46e-2beff1521d18.txt',
-          '7d2cfb2796b74d3a924602d946b0dd0ff604e8dc182dfe4773027b331bc71d7c', None),
+          '7d2cfb2796b74d3a924602d946b0dd0ff604e8dc182dfe4773027b331bc71d7c', "flex"),
     Entry('58', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-07_PairedHeadAttention/2a5d5cde-db5f-4aab-a4a8-cc8e183ea671.txt',
           '06f108439607ed26202ab2845a86e30f91586f524fd77fc3c4419efc1af5bb48', None),
     Entry('59', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-10_FusedLinearReLUSquare/3c47e63b-075e-4b5b-9c76-9dbe7bad9ad4.txt',

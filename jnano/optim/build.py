@@ -11,6 +11,7 @@ import optax
 
 from jnano import hparams as hp
 from jnano.optim.dist_adam import dist_adam
+from jnano.optim.master import mantissa_master
 from jnano.optim.muon import Orthogonalizer, nesterov_orthogonalized, orthogonal_nesterov
 from jnano.optim.schedules import frozen_steps, host_multiplier, multiplier
 from jnano.optim.transforms import clip_grad_norm_like_torch, normalize_each, step_every
@@ -41,10 +42,16 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
                               rule.qkv_split, rule.scale,
                               jnp.dtype(rule.update_dtype) if rule.update_dtype else None, rule.bank,
                               rule.ns_coefficients, rule.bank_rows, rule.scalar_semantics)
+        master = rule.master == "mantissa"
         direction = nesterov_orthogonalized(orth, rule.momentum, rule.nesterov, rule.momentum_warmup, stack_sharding,
                                             rule.momentum_form, rule.momentum_warmup_form, rule.momentum_cooldown,
-                                            schedule.steps, rule.normuon_beta2, rule.normuon_per_block, decay,
-                                            rule.normuon_form, rule.normuon_axis == "rows")
+                                            schedule.steps, rule.normuon_beta2, rule.normuon_per_block,
+                                            None if master else decay, rule.normuon_form,
+                                            rule.normuon_axis == "rows", unscaled=master)
+        if master:  # #57: the step on the float32 master applies the scale, the lr and the decay
+            lrs = [rule.lr * host_multiplier(schedule, s) for s in range(schedule.steps + 1)]
+            return mantissa_master(direction, lambda shape: orth.scale_of(shape) * rule.lr_mul, lrs,
+                                   rule.cautious_weight_decay)
         return optax.chain(direction, lr)
     if isinstance(rule, hp.DistAdam):
         # the lr enters inside the rule: upstream multiplies it into the bias-correction factor

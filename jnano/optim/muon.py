@@ -50,20 +50,27 @@ class Orthogonalizer:
         return {"one": 1.0, "max_dim": math.sqrt(max(rows, cols)),
                 "max1_ratio": math.sqrt(max(1.0, rows / cols))}[self.scale]
 
+    def scale_of(self, shape: tuple[int, ...]) -> float:
+        """The factor on a matrix of `shape`'s direction (what `blocks` hands out)."""
+        rows, cols = shape[-2:]
+        if len(shape) == 2 and not self.bank and self.qkv_split and rows == 3 * cols:
+            return math.sqrt(cols)
+        return self.factor(rows, cols)
+
     def blocks(self, g: jax.Array) -> tuple[list[jax.Array], float, Callable]:
+        factor = self.scale_of(g.shape)
         if g.ndim == 3:
             # #20 on: `qkv_w` (3, d, d). Upstream's batched NS normalises each slice by its own
             # norm (`X.norm(dim=(-2, -1))`) and scales by size(-2)/size(-1); slice by slice is
             # the same computation, and the slices join the stacks of same-shape matrices.
-            rows, cols = g.shape[1:]
-            return [g[i] for i in range(g.shape[0])], self.factor(rows, cols), lambda b: jnp.stack(b, axis=0)
+            return [g[i] for i in range(g.shape[0])], factor, lambda b: jnp.stack(b, axis=0)
         rows, cols = g.shape
         if self.bank:
             view = g.reshape(self.bank_view(g.shape))
-            return list(view), self.factor(rows, cols), lambda b: jnp.stack(b).reshape(rows, cols)
+            return list(view), factor, lambda b: jnp.stack(b).reshape(rows, cols)
         if self.qkv_split and rows == 3 * cols:
-            return list(jnp.split(g, 3, axis=0)), math.sqrt(cols), lambda b: jnp.concatenate(b, axis=0)
-        return [g], self.factor(rows, cols), lambda b: b[0]
+            return list(jnp.split(g, 3, axis=0)), factor, lambda b: jnp.concatenate(b, axis=0)
+        return [g], factor, lambda b: b[0]
 
     def ns(self, m: jax.Array) -> jax.Array:
         return newton_schulz5(m, self.ns_steps, dtype=self.ns_dtype, normalize=self.normalize, form=self.form,
@@ -243,12 +250,14 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
                             momentum_form: str = "sum", warmup_form: str = "mix", cooldown: int = 0,
                             total: int | None = None, normuon_beta2: float | None = None,
                             normuon_per_block: bool = False, decay=None, normuon_form: str = "separate",
-                            normuon_rows: bool = False) -> optax.GradientTransformation:
+                            normuon_rows: bool = False, unscaled: bool = False) -> optax.GradientTransformation:
     """Nesterov momentum, then the orthogonalized direction.
 
     `normuon_form`: "separate" (#41) or "fused" (#48, `normuon_fused`); `normuon_rows`: #48's
     gates, normalised per row. `decay(count)`: the coefficient of #43's cautious weight decay (NorMuon only), added to the
-    normalised direction before the shape scale (`cautious_weight_decay`).
+    normalised direction before the shape scale (`cautious_weight_decay`). `unscaled`: NorMuon's
+    normalised direction as it is, in float32, without the shape scale (#57's master step,
+    `jnano.optim.master`, applies the scale, the lr and the decay itself).
 
     momentum_form "sum" (#4-#14): `buf = mu*buf + g; g = g + mu*buf`.
     "lerp" (#15 on): `buf = lerp(buf, g, 1-mu); g = lerp(g, buf, mu)` (see `torch_lerp`).
@@ -277,8 +286,8 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
         second = jax.tree.map(second_moment_like, params) if normuon_beta2 is not None else None
         return MuonState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params), second)
 
-    if decay is not None and normuon_beta2 is None:
-        raise ValueError("cautious weight decay (#43 on) comes with NorMuon only")
+    if (decay is not None or unscaled) and normuon_beta2 is None:
+        raise ValueError("cautious weight decay (#43 on) and the unscaled direction (#57) come with NorMuon only")
 
     def update(grads, state, params=None):
         if decay is not None and params is None:
@@ -302,7 +311,7 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
             v = normed.reshape(v.shape)
             if p is not None:
                 v = cautious_weight_decay(v, p, decay(state.count))
-            outs.append(orthogonalizer.finish(v, factor, g.dtype))
+            outs.append(v.astype(jnp.float32) if unscaled else orthogonalizer.finish(v, factor, g.dtype))
             seconds.append(second)
         return (jax.tree.unflatten(treedef, outs),
                 MuonState(state.count + 1, buf, jax.tree.unflatten(treedef, seconds)))

@@ -47,6 +47,7 @@ STAGES: dict[str, str] = {
     "s25_logit_rescale": "logits 23 sigmoid((z + 5) / 7.5) (54: the loop rewritten around a TrainingManager)",
     "s26_value_skip_gates": "per-head gates on the value embeddings, a per-token gate on the skip (55)",
     "s27_gate_banks": "the attention and value gates moved into two banks trained by Adam (56)",
+    "s28_bf16_weights": "attention and MLP matrices stored in bf16, NorMuon's float32 master in a mantissa (57)",
 }
 
 
