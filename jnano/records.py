@@ -386,6 +386,8 @@ def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
 
 
 _MANAGED_54 = _managed_54(_untied_53(_smoothed_scalars_52(_CAUTIOUS_ADAM_50)))
+_MIXED_57 = _mixed_precision_57(_gate_banks_56(_gated_55(_MANAGED_54)))
+BF16_WEIGHTS_57 = BF16_GATE_BANKS_56 + ("blocks.*.attn.qkvo_w", "blocks.*.mlp.c_fc", "blocks.*.mlp.c_proj")
 
 
 _RECORDS: tuple[Record, ...] = (
@@ -1275,13 +1277,46 @@ _RECORDS: tuple[Record, ...] = (
         stage="s28_bf16_weights",
         model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
         training=replace(_STAGED_BATCH_49, num_iterations=1840),
-        optimizer=_mixed_precision_57(_gate_banks_56(_gated_55(_MANAGED_54))),
-        bf16_params=BF16_GATE_BANKS_56 + ("blocks.*.attn.qkvo_w", "blocks.*.mlp.c_fc", "blocks.*.mlp.c_proj"),
+        optimizer=_MIXED_57,
+        bf16_params=BF16_WEIGHTS_57,
         upstream=_log("2026-01-04_MixedPrecisionInterweavedOptimizer/41f606b6-1b9c-46a3-b46e-2beff1521d18.txt"),
         window=THIRDS_42,
         multi_token=MultiTokenWeights(),
         notes="Attention and MLP matrices in bf16 with NorMuon's float32 master kept as a uint16 mantissa; one "
               "Adam with betas per table (head and embed 0.5, value tables 0.75, gates and scalars 0.9/0.99).",
+    ),
+    Record(
+        id="58",
+        date="2026-01-07",
+        time="1.820 minutes",
+        description="Paired Head Attention",
+        stage="s29_paired_heads",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1775),
+        optimizer=_MIXED_57.with_schedule(
+            StagedCooldown(1735, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40)),
+        bf16_params=BF16_WEIGHTS_57,
+        upstream=_log("2026-01-07_PairedHeadAttention/2a5d5cde-db5f-4aab-a4a8-cc8e183ea671.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="Interleaved RoPE; layers 0, 2, 5 and 9 attend in head pairs over a row twice as long. The key "
+              "offset still shifts quarters 1 and 3 of the keys, now half rotating (fixed in #62).",
+    ),
+    Record(
+        id="59",
+        date="2026-01-10",
+        time="1.781 minutes",
+        description="Fused triton kernel for linear relu square MLP step",
+        stage="s29_paired_heads",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1775),
+        optimizer=_MIXED_57.with_schedule(
+            StagedCooldown(1735, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40)),
+        bf16_params=BF16_WEIGHTS_57,
+        upstream=_log("2026-01-10_FusedLinearReLUSquare/3c47e63b-075e-4b5b-9c76-9dbe7bad9ad4.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="#58's function; the MLP runs as one fused Triton kernel (systems only).",
     ),
 )
 

@@ -46,6 +46,8 @@ def shape(record: str, size: str = "small") -> dict:
     out = {k: v for k, v in FP32_OVERRIDES.items() if k in fields}
     if size == "small":
         out.update({k: v for k, v in (FLEX_SMALL if is_flex(record) else SMALL).items() if k in fields})
+        # #58 on pair the heads: two 64-dim heads in the same 128 dims
+        out["n_head"] = max(out.get("n_head", 1), get_stage(records.get(record).stage).GPT.min_heads)
     return out
 
 

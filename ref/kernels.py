@@ -14,6 +14,7 @@ and launches them from small Python wrappers. On the CPU there is no Triton, so:
 
 from __future__ import annotations
 
+import inspect
 from types import ModuleType
 from typing import Callable
 
@@ -66,8 +67,17 @@ def _stub_triton(language: ModuleType) -> ModuleType:
     return triton
 
 
+class TensorDescriptor:
+    """`triton.tools.tensor_descriptor.TensorDescriptor` (#59 on): only the kernel launches that
+    every stand-in replaces use it."""
+
+    @staticmethod
+    def from_tensor(*args, **kwargs):
+        raise RuntimeError("TensorDescriptor: a Triton kernel launch without a CPU stand-in (ref/kernels.py)")
+
+
 _TL = _stub_language()
-NAMESPACE = {"triton": _stub_triton(_TL), "tl": _TL}
+NAMESPACE = {"triton": _stub_triton(_TL), "tl": _TL, "TensorDescriptor": TensorDescriptor}
 
 
 def _f32(x: torch.Tensor) -> torch.Tensor:
@@ -88,17 +98,72 @@ def ns_line_2(A: torch.Tensor, alpha: float, beta: float, out: torch.Tensor) -> 
     return out
 
 
+def linear_relu_square(a: torch.Tensor, b: torch.Tensor, aux: torch.Tensor | None = None):
+    """#59 `linear_relu_square_kernel`: `c = a @ b^T` accumulated in fp32 and rounded to a's dtype;
+    forward (`aux` None): `(c, relu(c)^2)`, the square of the rounded c rounded once; backward
+    (`aux` = the forward's c): `2 c relu(aux)`, rounded once. `b` (a bf16 weight from #57) is
+    read in a's dtype, as the kernel reads both operands in the activations' bf16."""
+    c = (_f32(a) @ _f32(b).mT).to(a.dtype)
+    if aux is None:
+        relu = torch.clamp_min(_f32(c), 0)
+        return c, (relu * relu).to(a.dtype)
+    return (2 * _f32(c) * torch.clamp_min(_f32(aux), 0)).to(a.dtype)
+
+
+class FusedLinearReLUSquareFunction(torch.autograd.Function):
+    """#59's `FusedLinearReLUSquareFunction` (`relu(x W1^T)^2 W2`, its backward from the saved
+    pre- and post-activations), with the weights read in the activations' dtype. Upstream feeds
+    its bf16 weights to the kernel and to `post @ W2` as they are, which needs bf16 activations
+    (the record's); read in the activations' dtype, fp32 parity runs the same function in fp32.
+    The weights' gradients come back in the activations' dtype and autograd rounds them to the
+    weights' (bf16), as `.type_as` did before #59."""
+
+    @staticmethod
+    def forward(ctx, x, W1, W2):
+        w1, w2 = W1.to(x.dtype), W2.to(x.dtype)
+        pre, post = linear_relu_square(x.view((-1, x.shape[-1])), w1)
+        x3 = post @ w2
+        ctx.save_for_backward(x, w1, w2, pre, post)
+        return x3.view(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, w1, w2, pre, post = ctx.saved_tensors
+        dW2 = post.T @ grad_output.view(-1, grad_output.shape[-1])
+        dpre = linear_relu_square(grad_output.view((-1, grad_output.shape[-1])), w2, aux=pre)
+        dW1 = dpre.T @ x.view(-1, x.shape[-1])
+        dx = dpre @ w1
+        return dx.view(x.shape), dW1, dW2
+
+
 # #38 renames the two wrappers (`XXT`, `ba_plus_cAA`): the same kernels
 STAND_INS: dict[str, Callable] = {"ns_line_1": ns_line_1, "ns_line_2": ns_line_2, "XXT": ns_line_1,
-                                  "ba_plus_cAA": ns_line_2}
+                                  "ba_plus_cAA": ns_line_2, "linear_relu_square": linear_relu_square}
+# autograd Functions replaced whole, by the parameters of their `forward` (a later record's
+# Function of another signature is refused rather than run with the wrong stand-in)
+FUNCTIONS: dict[str, tuple[tuple[str, ...], type]] = {
+    "FusedLinearReLUSquareFunction": (("ctx", "x", "W1", "W2"), FusedLinearReLUSquareFunction),
+}
 
 
 def install(module: ModuleType) -> list[str]:
-    """Bind the stand-in of every kernel wrapper `module` defines; returns their names."""
+    """Bind the stand-in of every kernel wrapper and fused autograd Function `module` defines;
+    returns their names."""
     names = [n for n in STAND_INS if n in vars(module)]
     for n in names:
         setattr(module, n, STAND_INS[n])
+    for name, (params, stand_in) in FUNCTIONS.items():
+        theirs = vars(module).get(name)
+        if theirs is None:
+            continue
+        signature = tuple(inspect.signature(theirs.forward).parameters)
+        if signature != params:
+            raise NotImplementedError(f"{name}.forward{signature}: the reference has a stand-in for "
+                                      f"forward{params} only (ref/kernels.py)")
+        setattr(module, name, stand_in)
+        names.append(name)
     return names
 
 
-__all__ = ["NAMESPACE", "STAND_INS", "install", "ns_line_1", "ns_line_2"]
+__all__ = ["FUNCTIONS", "FusedLinearReLUSquareFunction", "NAMESPACE", "STAND_INS", "install", "linear_relu_square",
+           "ns_line_1", "ns_line_2"]

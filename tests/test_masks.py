@@ -308,3 +308,21 @@ def test_33_runs_its_last_layer_at_the_final_window():
     assert all(np.array_equal(a.mask, b.mask) for a, b in zip(same[:-1], wide[:-1]))
     assert not np.array_equal(same[-1].mask, wide[-1].mask)
     np.testing.assert_array_equal(wide[-1].mask[0], doc_causal(np.asarray(idx[0])) & np.asarray(left_window(384, 256)))
+
+
+@pytest.mark.parametrize("bos", list(layouts(256)))
+@pytest.mark.parametrize("w", [0, 5, 128, 300])
+def test_paired_mask_is_fa3_on_the_doubled_row(bos, w):
+    """#58's paired layers: FlashAttention-3 varlen over `cu_seqlens * 2` with `window_size=(w, 0)`:
+    slot s sees slot r of its own (doubled) segment when r <= s and s - r <= w."""
+    from jnano.nn.masks import paired_document_causal
+
+    tokens = sequence(256, bos)
+    starts = sorted({0, *[int(b) for b in bos if b < 256]})
+    cu = [2 * s for s in starts] + [2 * 256]
+    expected = np.zeros((512, 512), bool)
+    for a, b in zip(cu[:-1], cu[1:]):
+        for s in range(a, b):
+            expected[s, max(a, s - w):s + 1] = True
+    ours = np.asarray(paired_document_causal(jnp.asarray(tokens)) & left_window(512, w))
+    np.testing.assert_array_equal(ours, expected)

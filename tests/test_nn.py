@@ -162,3 +162,55 @@ def test_bf16_sigmoid_logits_round_like_torch_ops():
     want = torch.sigmoid(z / z.new_tensor(7.5)) * z.new_tensor(30.0)
     got = jax.jit(sigmoid_logits_in)(jnp.asarray(z.float().numpy()).astype(jnp.bfloat16))
     np.testing.assert_array_equal(np.asarray(got.astype(jnp.float32)), want.float().numpy())
+
+
+def _torch_interleaved_tables(positions: torch.Tensor, half_split: np.ndarray):
+    """#58's `Yarn.reset`, restated: each rotating frequency twice, D/2 zeros, cos and sin of
+    outer(positions, freqs), the sine's odd lanes negated."""
+    quarter = len(half_split) // 2
+    freqs = torch.from_numpy(half_split[:quarter]).repeat_interleave(2)
+    freqs = torch.cat([freqs, freqs.new_zeros(len(half_split))])
+    theta = torch.outer(positions.float(), freqs)
+    factor2 = theta.sin()
+    factor2[..., 1::2] *= -1
+    return theta.cos(), factor2
+
+
+def _torch_interleaved_rotary(x: torch.Tensor, factor1: torch.Tensor, factor2: torch.Tensor) -> torch.Tensor:
+    """#58's `Yarn.rotary`, restated."""
+    f1, f2 = factor1[None, : x.size(-3), None, :], factor2[None, : x.size(-3), None, :]
+    x_flip = x.view(*x.shape[:-1], x.shape[-1] // 2, 2).flip(-1).view(x.shape)
+    return f1 * x + f2 * x_flip
+
+
+def test_interleaved_rotary_is_58s_yarn():
+    B, T, H, D = 1, 11, 3, 16
+    half = nn.half_truncated_frequencies(D)
+    x = rng.standard_normal((B, T, H, D)).astype(np.float32)
+    f1, f2 = nn.rotary.interleaved_tables(jnp.arange(T), nn.rotary.interleaved_frequencies(jnp.asarray(half)))
+    t1, t2 = _torch_interleaved_tables(torch.arange(T), half)
+    np.testing.assert_allclose(np.asarray(f1), t1.numpy(), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(f2), t2.numpy(), atol=1e-6)
+    y = nn.rotary.InterleavedRope(f1, f2).rotate(jnp.asarray(x))
+    close(y, _torch_interleaved_rotary(torch.from_numpy(x), t1, t2), 1e-6)
+    # pairs (2m, 2m+1) rotate by -theta like the half split; the upper half of the head is fixed
+    theta = 3 * half[1]
+    pair = np.asarray(y)[0, 3, 0, 2:4]
+    expected = [x[0, 3, 0, 2] * np.cos(theta) + x[0, 3, 0, 3] * np.sin(theta),
+                x[0, 3, 0, 3] * np.cos(theta) - x[0, 3, 0, 2] * np.sin(theta)]
+    np.testing.assert_allclose(pair, expected, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(y)[..., D // 2:], x[..., D // 2:])
+
+
+def test_paired_head_tables_are_58s_yarn_paired_head():
+    """`YarnPairedHead.reset`: row t holds the tables of positions 2t and 2t + 1 side by side."""
+    import jnano
+
+    D, T = 16, 9
+    half = nn.half_truncated_frequencies(D)
+    model = jnano.build_model("58", n_embd=2 * D, n_head=2, rope_dtype="float32")
+    rope = model.paired_rope(3, T)  # the first window: no YaRN step yet
+    t = torch.arange(T)
+    even, odd = _torch_interleaved_tables(2 * t, half), _torch_interleaved_tables(2 * t + 1, half)
+    np.testing.assert_allclose(np.asarray(rope.factor1), torch.cat((even[0], odd[0]), -1).numpy(), atol=2e-6)
+    np.testing.assert_allclose(np.asarray(rope.factor2), torch.cat((even[1], odd[1]), -1).numpy(), atol=2e-6)

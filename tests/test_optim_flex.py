@@ -520,8 +520,11 @@ def test_adamw_without_decay_is_torch_adam_of_records_20_to_23():
         topt.param_groups[0]["lr"] = 0.04 * _get_lr_19(step, 3)
         tw.grad, tb.grad = torch.from_numpy(gw), torch.from_numpy(gb)
         topt.step()
-    np.testing.assert_allclose(np.asarray(model.w), tw.detach().numpy(), rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(model.b), tb.detach().numpy(), rtol=1e-6)
+    # relative 1e-6, and one fp32 ulp at the weights' scale (~2: 2.4e-7) for an entry that the
+    # steps carried near zero, whose rounding is that of the larger values it came from (one in
+    # 24 measured 2.6e-8 off, 1.5e-6 of itself, on an AMD EPYC host)
+    np.testing.assert_allclose(np.asarray(model.w), tw.detach().numpy(), rtol=1e-6, atol=2.4e-7)
+    np.testing.assert_allclose(np.asarray(model.b), tb.detach().numpy(), rtol=1e-6, atol=2.4e-7)
 
 
 def _torch_dist_adam_step(p, g, m, v, t, lr, b1, b2, eps, wd=0.0, cautious_wd=0.0):

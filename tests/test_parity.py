@@ -307,6 +307,23 @@ def test_57_without_its_master_fails(monkeypatch):
     assert {"update step 0, Newton-Schulz", "update step 1, Newton-Schulz"} <= failed and "logits" not in failed
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["unpaired", "half_split_rope"])
+def test_58_without_paired_heads_or_interleaved_rope_fails(fault, monkeypatch):
+    """#58 with every layer attending head by head, or with #57's half-split rotation on the
+    unpaired layers: the logits leave upstream's."""
+    from jnano.stages import s18_yarn, s29_paired_heads
+
+    if fault == "unpaired":
+        monkeypatch.setattr(s29_paired_heads, "PAIRED_LAYERS", ())
+    else:
+        monkeypatch.setattr(s29_paired_heads.GPT, "rope", s18_yarn.GPT.rope)
+    monkeypatch.setattr(run, "precisions", lambda record: ["float32"])
+    report = run.run_golden("58", goldens.load("58"), scope="core")
+    failed = {r.label.split(" (")[0] for s in report.sections for r in s.rows if not r.ok}
+    assert {"logits", "loss"} <= failed
+
+
 def test_a_missing_weight_decay_fails(monkeypatch):
     original = setup.recipe
 

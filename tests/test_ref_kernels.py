@@ -85,3 +85,32 @@ def test_ns_lines_round_once_from_fp32(dtype, batched):
     if dtype == torch.bfloat16:  # one rounding, not three: rounding each term first is worse
         three = (alpha * (S.float() @ S.float().mT)).bfloat16().float() + (beta * S.float()).bfloat16().float()
         assert not torch.equal(three.bfloat16(), B)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fused_relu_square_mlp_is_the_eager_mlp(dtype):
+    """#59's kernel and Function stand-ins against #58's eager MLP (`relu(x W1^T)^2 W2`, bf16
+    weights read in the activations' dtype): the same values and gradients; in bf16 the forward
+    and the input gradient round at the same points (the weights' gradients are summed in
+    another order by autograd's matmuls, so within a few bf16 ulps)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 16, 32, generator=g).to(dtype)
+    W1 = (torch.randn(128, 32, generator=g) / 8).bfloat16()
+    W2 = (torch.randn(128, 32, generator=g) / 8).bfloat16()
+    grad = torch.randn(2, 16, 32, generator=g).to(dtype)
+
+    def run(fn):
+        xs, w1, w2 = (t.detach().clone().requires_grad_() for t in (x, W1, W2))
+        out = fn(xs, w1, w2)
+        out.backward(grad)
+        return out.detach(), xs.grad, w1.grad, w2.grad
+
+    fused = run(kernels.FusedLinearReLUSquareFunction.apply)
+    eager = run(lambda xs, w1, w2: torch.nn.functional.linear(
+        torch.relu(torch.nn.functional.linear(xs, w1.type_as(xs))).square(), w2.T.type_as(xs)))
+    assert fused[2].dtype == fused[3].dtype == torch.bfloat16  # autograd rounds to the weights' dtype
+    tol = 1e-6 if dtype == torch.float32 else 2e-2
+    for a, b in zip(fused, eager):
+        assert torch.linalg.norm((a - b).double()) <= tol * torch.linalg.norm(b.double())
+    if dtype == torch.bfloat16:
+        assert torch.equal(fused[0], eager[0])

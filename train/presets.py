@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from jnano import hparams as hp
 from jnano.records import Record
+from jnano.stages import get_stage
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ def make_plan(record: Record, preset: str = "record", steps: int | None = None, 
     if num_steps != optimizer.schedule.steps:
         optimizer = optimizer.with_schedule(rescale_schedule(optimizer.schedule, num_steps))
     model = dict(p.packed_model if packed and p.packed_model is not None else p.model)
+    if "n_head" in model:  # #58 on pair the heads
+        model["n_head"] = max(model["n_head"], get_stage(record.stage).GPT.min_heads)
     if "block_size" in _config_fields(record) and seq_len > record.model.get("block_size", seq_len):
         raise ValueError(f"seq_len {seq_len} exceeds record {record.id}'s block_size")
     if "block_size" in _config_fields(record) and p.model:
@@ -118,6 +121,4 @@ def make_plan(record: Record, preset: str = "record", steps: int | None = None, 
 
 
 def _config_fields(record: Record) -> set[str]:
-    from jnano.stages import get_stage
-
     return {f.name for f in dataclasses.fields(get_stage(record.stage).Config)}

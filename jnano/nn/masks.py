@@ -14,6 +14,7 @@ are absolute in the packed row. Windows are traced values (they follow a schedul
 | #16-#19 | q//128 - k//128 < n (n blocks, scheduled) |
 | #20-#28 | long layers: block window n; short layers: max(n // 2, 1) |
 | #29 on | FlashAttention-3 varlen: q - k <= w tokens (`window_size=(w, 0)`); long w = 128 n, short 128 (n // 2) |
+| #58 on, paired layers | the same on the doubled row (positions 2t, 2t + 1 per token; w not doubled) |
 
 From #29 the documents are the segments of the loader's `cu_seqlens`. Each segment starts at a
 BOS (the packer starts every document at one and skips the rest of a truncated one; validation
@@ -44,6 +45,15 @@ def document_causal(tokens: Int[Array, " seq"]) -> Bool[Array, "seq seq"]:
     """k <= q and both in the same document."""
     q, k = _positions(tokens.shape[-1])
     doc = document_ids(tokens)
+    return (k <= q) & (doc[:, None] == doc[None, :])
+
+
+def paired_document_causal(tokens: Int[Array, " seq"]) -> Bool[Array, "seq2 seq2"]:
+    """#58's paired-head attention runs on the row doubled, each token's pair of heads taking
+    positions 2t and 2t + 1 (upstream doubles `cu_seqlens`): causal over the doubled positions,
+    within a document."""
+    doc = jnp.repeat(document_ids(tokens), 2)
+    q, k = _positions(doc.shape[-1])
     return (k <= q) & (doc[:, None] == doc[None, :])
 
 

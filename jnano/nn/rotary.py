@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -76,3 +78,58 @@ def half_truncated_frequencies(head_dim: int) -> np.ndarray:
     quarter = head_dim // 4
     freqs = np.power(1.0 / 1024, torch_linspace_f32(0.0, 1.0, quarter).astype(np.float64)).astype(np.float32)
     return np.concatenate([freqs, np.zeros(quarter, np.float32)])
+
+
+class HalfSplitRope(NamedTuple):
+    """The (cos, sin) tables of the half-split rotation (#2 on): `rotate` applies them."""
+
+    cos: Float[Array, "seq half"]
+    sin: Float[Array, "seq half"]
+
+    def rotate(self, x: Float[Array, "batch seq heads dim"]) -> Float[Array, "batch seq heads dim"]:
+        return apply_rotary_half_split(x, self.cos, self.sin)
+
+
+def interleaved_frequencies(half_split: Float[Array, " half"]) -> Float[Array, " dim"]:
+    """#58 (2026-01-07 PairedHeadAttention): the half-truncated frequencies of a head of D dims
+    (D/4 rotating, D/4 zero, one per pair) laid out per lane: each rotating frequency twice
+    (`repeat_interleave(2)`), then D/2 zeros. Lanes (2m, 2m+1) rotate together, the upper half is
+    position-free."""
+    quarter = half_split.shape[-1] // 2
+    rotating = jnp.repeat(half_split[..., :quarter], 2, axis=-1)
+    return jnp.concatenate([rotating, jnp.zeros_like(half_split)], axis=-1).astype(jnp.float32)
+
+
+def interleaved_tables(positions: Float[Array, " seq"], freqs: Float[Array, " dim"], table_dtype=None):
+    """(factor1, factor2) = (cos, sin) of `outer(positions, freqs)` in fp32, factor2's odd lanes
+    negated (after the cast to `table_dtype`, which negation keeps exact)."""
+    theta = jnp.outer(positions.astype(jnp.float32), jnp.asarray(freqs, jnp.float32))
+    factor1, factor2 = jnp.cos(theta), jnp.sin(theta)
+    if table_dtype is not None:
+        factor1, factor2 = factor1.astype(table_dtype), factor2.astype(table_dtype)
+    sign = jnp.where(jnp.arange(theta.shape[-1]) % 2 == 1, -1, 1).astype(factor2.dtype)
+    return factor1, factor2 * sign
+
+
+def apply_rotary_interleaved(
+    x: Float[Array, "batch seq heads dim"],
+    factor1: Float[Array, "seq dim"],
+    factor2: Float[Array, "seq dim"],
+) -> Float[Array, "batch seq heads dim"]:
+    """#58's rotation of lane pairs (2m, 2m+1): `factor1 x + factor2 swap_pairs(x)`, i.e.
+    `(x0 cos + x1 sin, x1 cos - x0 sin)`: the same -theta convention as the half split."""
+    compute = jnp.promote_types(x.dtype, factor1.dtype)  # torch: fp32 x bf16 table -> fp32
+    xc = x.astype(compute)
+    swapped = xc.reshape(*x.shape[:-1], x.shape[-1] // 2, 2)[..., ::-1].reshape(x.shape)
+    f1, f2 = factor1[None, :, None, :].astype(compute), factor2[None, :, None, :].astype(compute)
+    return (f1 * xc + f2 * swapped).astype(x.dtype)
+
+
+class InterleavedRope(NamedTuple):
+    """#58's tables (`Yarn.factor1`, `Yarn.factor2`): `rotate` applies them."""
+
+    factor1: Float[Array, "seq dim"]
+    factor2: Float[Array, "seq dim"]
+
+    def rotate(self, x: Float[Array, "batch seq heads dim"]) -> Float[Array, "batch seq heads dim"]:
+        return apply_rotary_interleaved(x, self.factor1, self.factor2)

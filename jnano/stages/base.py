@@ -27,6 +27,8 @@ class LanguageModel(eqx.Module):
     train_loss_reduction: ClassVar[str] = "mean"
     # "float32", or "logits" (#37 on: the training loss computed, and rounded, in the logits' dtype)
     train_loss_dtype: ClassVar[str] = "float32"
+    # the fewest heads the model can be built with (#58 pairs them: 2)
+    min_heads: ClassVar[int] = 1
 
     def __call__(self, idx: Int[Array, "batch seq"], **schedule) -> Float[Array, "batch seq vocab"]:
         raise NotImplementedError

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from jnano.nn import Linear, half_truncated_frequencies, rotary_cos_sin
+from jnano.nn.rotary import HalfSplitRope
 from jnano.nn.masks import block_window, document_causal, short_blocks
 from jnano.nn.precision import scaled
 from jnano.stages import s10_fp8_head
@@ -53,8 +54,8 @@ def rope_attention(q, k, v, mask, rope=None, scale=ATTN_SCALE):
     """QK-norm, RoPE (`rope` tables, default #17's half-truncated ones) and attention; heads
     side by side, (B, T, hdim)."""
     B, T = q.shape[:2]
-    cos, sin = rotary_cos_sin(T, half_truncated_frequencies(q.shape[-1])) if rope is None else rope
-    return qk_norm_rope_attention(q, k, v, cos, sin, mask, scale).reshape(B, T, -1)
+    rope = HalfSplitRope(*rotary_cos_sin(T, half_truncated_frequencies(q.shape[-1]))) if rope is None else rope
+    return qk_norm_rope_attention(q, k, v, rope, mask, scale).reshape(B, T, -1)
 
 
 class QKVAttention(eqx.Module):

@@ -37,11 +37,14 @@ class VarlenGatedAttention(QKVOAttention):
 
 
 class GPT(s16_attention_gate.GPT):
+    def window_tokens(self, window) -> dict[str, jax.Array]:
+        """FA3's left window in tokens of the long ("L") and short ("S") layers at `window` blocks."""
+        return {"L": window * BLOCK, "S": (window // 2) * BLOCK}
+
     def layer_masks(self, idx, window) -> list:
         doc = jax.vmap(document_causal)(idx)
-        seq = idx.shape[-1]
-        long, short = doc & left_window(seq, window * BLOCK), doc & left_window(seq, (window // 2) * BLOCK)
-        return [long if c == "L" else short for c in self.layer_windows()]
+        masks = {kind: doc & left_window(idx.shape[-1], w) for kind, w in self.window_tokens(window).items()}
+        return [masks[c] for c in self.layer_windows()]
 
 
 def regated(block: Block) -> Block:

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnano.nn import half_truncated_frequencies, rotary_cos_sin
+from jnano.nn.rotary import HalfSplitRope
 from jnano.nn.yarn import attention_scales, frequencies_by_window, window_order
 from jnano.stages import s17b_no_first_mlp
 from jnano.stages.s17_varlen import GPT as VarlenGPT
@@ -32,34 +33,47 @@ class LayerAttention(NamedTuple):
     """What a layer's attention takes at this step (upstream's `AttnArgs`, less the values)."""
 
     mask: jax.Array
-    cos: jax.Array
-    sin: jax.Array
+    rope: HalfSplitRope  # (or #58's `InterleavedRope`): the rotation and its tables
     scale: jax.Array
 
 
 class YarnAttention(VarlenGatedAttention):
     def mixed(self, x, vi, lambdas, layer: LayerAttention):
-        return VarlenGatedAttention.mixed(self, x, vi, lambdas, layer.mask, rope=(layer.cos, layer.sin),
-                                          scale=layer.scale)
+        return VarlenGatedAttention.mixed(self, x, vi, lambdas, layer.mask, rope=layer.rope, scale=layer.scale)
+
+
+def yarn_frequencies(window, head_dim: int = HEAD_DIM):
+    """(the half-truncated frequencies, the attention scale) while `window` (traced) is the
+    current window."""
+    freqs = jnp.asarray(frequencies_by_window(half_truncated_frequencies(head_dim), WINDOWS))
+    scales = jnp.asarray(np.float32(attention_scales(WINDOWS)))
+    row = jnp.argmax(jnp.asarray(WINDOWS) == window)
+    return freqs[row], scales[row]
 
 
 def yarn_tables(window, seq: int, head_dim: int = HEAD_DIM, table_dtype=None):
     """(cos, sin, attention scale) while `window` (traced) is the current window; `table_dtype`:
     the dtype the tables are kept in (#32 on: bf16)."""
-    freqs = jnp.asarray(frequencies_by_window(half_truncated_frequencies(head_dim), WINDOWS))
-    scales = jnp.asarray(np.float32(attention_scales(WINDOWS)))
-    row = jnp.argmax(jnp.asarray(WINDOWS) == window)
-    cos, sin = rotary_cos_sin(seq, freqs[row], table_dtype)
-    return cos, sin, scales[row]
+    freqs, scale = yarn_frequencies(window, head_dim)
+    cos, sin = rotary_cos_sin(seq, freqs, table_dtype)
+    return cos, sin, scale
 
 
 class GPT(VarlenGPT):
     def rope_dtype(self):
         return None
 
+    def head_dim(self) -> int:
+        return self.config.n_embd // self.config.n_head
+
+    def rope(self, window, seq: int):
+        """(the rotation every layer applies while `window` is current, the attention scale)."""
+        cos, sin, scale = yarn_tables(window, seq, self.head_dim(), self.rope_dtype())
+        return HalfSplitRope(cos, sin), scale
+
     def layer_masks(self, idx, window) -> list:
-        cos, sin, scale = yarn_tables(window, idx.shape[-1], table_dtype=self.rope_dtype())
-        return [LayerAttention(m, cos, sin, scale) for m in super().layer_masks(idx, window)]
+        rope, scale = self.rope(window, idx.shape[-1])
+        return [LayerAttention(m, rope, scale) for m in super().layer_masks(idx, window)]
 
 
 def init(config: Config, key: jax.Array) -> GPT:
@@ -70,4 +84,4 @@ def init(config: Config, key: jax.Array) -> GPT:
 
 
 __all__ = ["Config", "GPT", "LayerAttention", "RECORDS", "WINDOWS", "YarnAttention", "config_from_shapes", "init",
-           "yarn_tables"]
+           "yarn_frequencies", "yarn_tables"]

@@ -60,7 +60,7 @@ class KeyOffsetAttention(RowBankAttention):
 
     def heads(self, x, bank, vi, lambdas, mask, rope, scale):
         q, k, v = qkv_heads(x, scaled(lambdas[0], bank[:3].astype(x.dtype)), self.n_head)
-        q, k = qk_norm_rope(q, k, *rope)
+        q, k = qk_norm_rope(q, k, rope)
         if vi is not None:
             v = v + vi.reshape(v.shape).astype(v.dtype)
         B, T = x.shape[:2]

@@ -49,7 +49,7 @@ def gated_values(gate: Linear, x, vi, n_head: int):
     return g[..., None] * vi.reshape(B, T, n_head, -1).astype(g.dtype)
 
 
-class _GatesValues:
+class GatedValues:
     """The value embedding gated before the attention adds it to v."""
 
     def mixed(self, x, vi, lambdas, mask, **attention):
@@ -58,11 +58,11 @@ class _GatesValues:
         return super().mixed(x, vi, lambdas, mask, **attention)
 
 
-class ValueGatedAttention(_GatesValues, RowBankAttention):
+class ValueGatedAttention(GatedValues, RowBankAttention):
     value_embed_gate: Linear  # (heads, 12)
 
 
-class ValueGatedKeyOffsetAttention(_GatesValues, KeyOffsetAttention):
+class ValueGatedKeyOffsetAttention(GatedValues, KeyOffsetAttention):
     value_embed_gate: Linear  # (heads, 12)
 
 
@@ -89,5 +89,5 @@ def init(config: Config, key: jax.Array) -> GPT:
                   skip_gate=Linear(jnp.zeros((1, GATE_CHANNELS), jnp.float32)))
 
 
-__all__ = ["Config", "GPT", "RECORDS", "VALUE_LAYERS", "ValueGatedAttention", "ValueGatedKeyOffsetAttention",
+__all__ = ["Config", "GPT", "GatedValues", "RECORDS", "VALUE_LAYERS", "ValueGatedAttention", "ValueGatedKeyOffsetAttention",
            "config_from_shapes", "gated_values", "init"]

@@ -22,7 +22,6 @@ from jnano.nn import (
     MLP,
     Embedding,
     Linear,
-    apply_rotary_half_split,
     dense_causal_attention,
     inverse_frequencies,
     masked_attention,
@@ -31,6 +30,7 @@ from jnano.nn import (
     rotary_cos_sin,
     torch_linear_default,
 )
+from jnano.nn.rotary import HalfSplitRope
 from jnano.stages.base import LanguageModel, count_layers
 
 RECORDS = ("5", "6", "7")
@@ -71,16 +71,16 @@ class QKNormAttention(eqx.Module):
     def attend(self, q, k, v, mask=None, scale=None):
         """QK-norm and RoPE, then softmax attention (causal unless `mask` says otherwise) at
         `scale` (default 1/sqrt(head_dim))."""
-        cos, sin = self.rotary_tables(q.shape[1], q.shape[-1])
-        return qk_norm_rope_attention(q, k, v, cos, sin, mask, scale, self.qk_norm_before_rope)
+        rope = HalfSplitRope(*self.rotary_tables(q.shape[1], q.shape[-1]))
+        return qk_norm_rope_attention(q, k, v, rope, mask, scale, self.qk_norm_before_rope)
 
 
-def qk_norm_rope(q, k, cos, sin, norm_before_rope: bool = True):
-    """rms-norm q and k per head and rotate them (in either order)."""
+def qk_norm_rope(q, k, rope, norm_before_rope: bool = True):
+    """rms-norm q and k per head and rotate them by the `rope` tables (in either order)."""
     if norm_before_rope:
         q, k = rms_norm(q), rms_norm(k)
-        return apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
-    q, k = apply_rotary_half_split(q, cos, sin), apply_rotary_half_split(k, cos, sin)
+        return rope.rotate(q), rope.rotate(k)
+    q, k = rope.rotate(q), rope.rotate(k)
     return rms_norm(q), rms_norm(k)
 
 
@@ -92,9 +92,9 @@ def attend(q, k, v, mask=None, scale=None):
     return masked_attention(q, k, v, mask, scale=scale)
 
 
-def qk_norm_rope_attention(q, k, v, cos, sin, mask=None, scale=None, norm_before_rope: bool = True):
+def qk_norm_rope_attention(q, k, v, rope, mask=None, scale=None, norm_before_rope: bool = True):
     """rms-norm q and k per head and rotate them (in either order), then softmax attention."""
-    return attend(*qk_norm_rope(q, k, cos, sin, norm_before_rope), v, mask, scale)
+    return attend(*qk_norm_rope(q, k, rope, norm_before_rope), v, mask, scale)
 
 
 class Block(eqx.Module):
