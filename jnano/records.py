@@ -1318,6 +1318,23 @@ _RECORDS: tuple[Record, ...] = (
         multi_token=MultiTokenWeights(),
         notes="#58's function; the MLP runs as one fused Triton kernel (systems only).",
     ),
+    Record(
+        id="60",
+        date="2026-01-16",
+        time="1.765 minutes",
+        description="Fused triton kernel for softcapped multi-token prediction cross entropy step",
+        stage="s29b_fused_softcapped_loss",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1775),
+        optimizer=_MIXED_57.with_schedule(
+            StagedCooldown(1735, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40)),
+        bf16_params=BF16_WEIGHTS_57,
+        upstream=_log("2026-01-16_FusedSoftcappedEntropy/45beba56-93e2-4995-bc5b-caff3cb2c1b5.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="The training loss is one Triton kernel: softcap, log-sum-exp and multi-token terms in float32 "
+              "from the bf16 head output; the loss a float32 sum.",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

@@ -136,23 +136,73 @@ class FusedLinearReLUSquareFunction(torch.autograd.Function):
         return dx.view(x.shape), dW1, dW2
 
 
+def _softcapped_cross_entropy(capture: Callable[[], object]) -> type:
+    """#60's `FusedSoftcappedCrossEntropy` (the Triton forward and backward kernels); `capture()`
+    is the driver's logit recorder while it runs a forward, which gets the softcapped logits the
+    kernel computes (what the cross entropy sees, as `F.cross_entropy`'s input before #60)."""
+
+    class FusedSoftcappedCrossEntropy(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, logits, targets, mtp_weights, A=23.0, B=5.0, C=7.5):
+            if mtp_weights is None:
+                mtp_weights = torch.tensor([1.0], dtype=torch.float32)
+            u = (_f32(logits) + B) / C
+            z = A * torch.sigmoid(u)
+            recorder = capture()
+            if recorder is not None:
+                recorder.logits = z
+            lse = torch.logsumexp(z, dim=-1)
+            n = logits.shape[0]
+            losses = torch.zeros(n, dtype=torch.float32)
+            for k, w in enumerate(_f32(mtp_weights).tolist()):
+                if w > 0 and k < n:  # the kernel: rows with a k-th target, positive weights only
+                    target = targets[k:].long()
+                    picked = z[: n - k].gather(1, target[:, None])[:, 0]
+                    losses[: n - k] += w * (lse[: n - k] - picked)
+            ctx.save_for_backward(logits, targets, _f32(mtp_weights), lse)
+            ctx.params = (A, B, C)
+            return losses
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            logits, targets, weights, lse = ctx.saved_tensors
+            A, B, C = ctx.params
+            n = logits.shape[0]
+            u = (_f32(logits) + B) / C
+            sig = torch.sigmoid(u)
+            z = A * sig
+            rows = torch.arange(n)
+            s_w = sum(torch.where(rows + k < n, w, 0.0) for k, w in enumerate(weights.tolist()))
+            grad_z = s_w[:, None] * torch.exp(z - lse[:, None])
+            for k, w in enumerate(weights.tolist()):
+                grad_z[rows[: n - k], targets[k:].long()] -= w
+            grad_x = grad_output[:, None] * grad_z * ((1.0 / C) * z * (1.0 - sig))
+            # the kernel writes bf16 (the record's logits are bf16): the logits' dtype here
+            return grad_x.to(logits.dtype), None, None, None, None, None
+
+    return FusedSoftcappedCrossEntropy
+
+
 # #38 renames the two wrappers (`XXT`, `ba_plus_cAA`): the same kernels
 STAND_INS: dict[str, Callable] = {"ns_line_1": ns_line_1, "ns_line_2": ns_line_2, "XXT": ns_line_1,
                                   "ba_plus_cAA": ns_line_2, "linear_relu_square": linear_relu_square}
 # autograd Functions replaced whole, by the parameters of their `forward` (a later record's
-# Function of another signature is refused rather than run with the wrong stand-in)
-FUNCTIONS: dict[str, tuple[tuple[str, ...], type]] = {
-    "FusedLinearReLUSquareFunction": (("ctx", "x", "W1", "W2"), FusedLinearReLUSquareFunction),
+# Function of another signature is refused rather than run with the wrong stand-in); each entry
+# makes the stand-in given the driver's logit recorder
+FUNCTIONS: dict[str, tuple[tuple[str, ...], Callable[[Callable[[], object]], type]]] = {
+    "FusedLinearReLUSquareFunction": (("ctx", "x", "W1", "W2"), lambda capture: FusedLinearReLUSquareFunction),
+    "FusedSoftcappedCrossEntropy": (("ctx", "logits", "targets", "mtp_weights", "A", "B", "C"),
+                                    _softcapped_cross_entropy),
 }
 
 
-def install(module: ModuleType) -> list[str]:
+def install(module: ModuleType, capture: Callable[[], object] = lambda: None) -> list[str]:
     """Bind the stand-in of every kernel wrapper and fused autograd Function `module` defines;
-    returns their names."""
+    returns their names. `capture()`: where a loss stand-in records the logits it sees."""
     names = [n for n in STAND_INS if n in vars(module)]
     for n in names:
         setattr(module, n, STAND_INS[n])
-    for name, (params, stand_in) in FUNCTIONS.items():
+    for name, (params, make) in FUNCTIONS.items():
         theirs = vars(module).get(name)
         if theirs is None:
             continue
@@ -160,7 +210,7 @@ def install(module: ModuleType) -> list[str]:
         if signature != params:
             raise NotImplementedError(f"{name}.forward{signature}: the reference has a stand-in for "
                                       f"forward{params} only (ref/kernels.py)")
-        setattr(module, name, stand_in)
+        setattr(module, name, make(capture))
         names.append(name)
     return names
 

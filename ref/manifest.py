@@ -157,7 +157,7 @@ _ENTRIES = (
     Entry('59', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-10_FusedLinearReLUSquare/3c47e63b-075e-4b5b-9c76-9dbe7bad9ad4.txt',
           '2332584787d342547ea7ed088963b41b2953ad576449b258a02f949c07772317', "flex"),
     Entry('60', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-16_FusedSoftcappedEntropy/45beba56-93e2-4995-bc5b-caff3cb2c1b5.txt',
-          '342be2e80f3f3afcb0e642ab884944a7c0a4a81f6019c50f0e5d763725db0357', None),
+          '342be2e80f3f3afcb0e642ab884944a7c0a4a81f6019c50f0e5d763725db0357', "flex"),
     Entry('61', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-18_UnifiedOptimizers/unified-optimizer/2fc79469-a527-4bde-8540-8426ed3352d1.txt',
           '29c8af48ee4a0ca023980f8d5f84683e0c9a72e9f3f98bc10cf108c503785ac3', None),
     Entry('62', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-19_BigramHashEmbedding/40ec7bb6-14b3-46f8-90b7-bb5ed188faba.txt',

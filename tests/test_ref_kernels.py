@@ -114,3 +114,60 @@ def test_fused_relu_square_mlp_is_the_eager_mlp(dtype):
         assert torch.linalg.norm((a - b).double()) <= tol * torch.linalg.norm(b.double())
     if dtype == torch.bfloat16:
         assert torch.equal(fused[0], eager[0])
+
+
+def _softcapped_mtp_reference(logits: torch.Tensor, targets: torch.Tensor, weights: list[float]) -> torch.Tensor:
+    """#60's loss written with plain torch ops in float64: autograd gives its exact gradient."""
+    z = 23 * torch.sigmoid((logits.double() + 5) / 7.5)
+    lse, n = torch.logsumexp(z, -1), len(targets)
+    return sum(w * (lse[: n - k] - z[: n - k].gather(1, targets[k:, None])[:, 0]).sum() for k, w in enumerate(weights))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_softcapped_cross_entropy_stand_in_is_the_loss_and_its_gradient(dtype):
+    """#60's FusedSoftcappedCrossEntropy stand-in: per-row losses summing to the multi-token loss,
+    the softcapped logits recorded, and the exact gradient rounded once to the logits' dtype."""
+    g = torch.Generator().manual_seed(0)
+    logits = (3 * torch.randn(12, 40, generator=g)).to(dtype)
+    targets = torch.randint(0, 40, (12,), generator=g)
+    weights = [1.0, 0.5, 0.25]
+    recorder = type("Recorder", (), {"logits": None})()
+    fn = kernels._softcapped_cross_entropy(lambda: recorder)
+    x = logits.clone().requires_grad_()
+    losses = fn.apply(x, targets, torch.tensor(weights))
+    losses.sum().backward()
+    xr = logits.double().requires_grad_()
+    expected = _softcapped_mtp_reference(xr, targets, weights)
+    expected.backward()
+    assert losses.dtype == torch.float32 and x.grad.dtype == dtype
+    assert abs(losses.sum().item() - expected.item()) <= 1e-6 * abs(expected.item())
+    np.testing.assert_allclose(recorder.logits.numpy(), 23 * torch.sigmoid((logits.double() + 5) / 7.5).numpy(),
+                               rtol=1e-6)
+    exact = xr.grad.to(dtype)  # rounded once
+    if dtype == torch.float32:
+        np.testing.assert_allclose(x.grad.numpy(), exact.numpy(), rtol=1e-5, atol=1e-8)
+    else:  # a float32 result within rounding of a bf16 midpoint may round the other way
+        assert (x.grad != exact).float().mean() < 0.01
+
+
+def test_jax_softcapped_loss_is_the_stand_in():
+    """`jnano.nn.losses.softcapped_multi_token_cross_entropy` against the reference's stand-in
+    of #60's kernels: the loss and the gradient (float32), and the zero-padded weights of the
+    last third (upstream passes a shorter list)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jnano.nn.losses import softcapped_multi_token_cross_entropy
+
+    g = torch.Generator().manual_seed(1)
+    logits = 3 * torch.randn(16, 50, generator=g)
+    targets = torch.randint(0, 50, (16,), generator=g)
+    fn = kernels._softcapped_cross_entropy(lambda: None)
+    for theirs_w, ours_w in (([1.0, 0.5, 0.25], [1.0, 0.5, 0.25]), ([1.0, 0.3], [1.0, 0.3, 0.0]), ([1.0], [1.0, 0, 0])):
+        x = logits.clone().requires_grad_()
+        fn.apply(x, targets, torch.tensor(theirs_w)).sum().backward()
+        loss, grad = jax.value_and_grad(softcapped_multi_token_cross_entropy)(
+            jnp.asarray(logits.numpy()), jnp.asarray(targets.numpy()), jnp.asarray(ours_w, jnp.float32), 23.0, 5.0, 7.5)
+        expected = fn.apply(logits, targets, torch.tensor(theirs_w)).sum().item()
+        assert abs(float(loss) - expected) <= 1e-6 * abs(expected)
+        np.testing.assert_allclose(np.asarray(grad), x.grad.numpy(), rtol=2e-5, atol=1e-7)

@@ -92,3 +92,26 @@ def multi_token_cross_entropy_sum_in(logits: Float[Array, "... vocab"], targets:
         return cross_entropy_sum_in(flat, y)
 
     return jax.lax.cond(jnp.all(weights[1:] == 0), single, multi, None)
+
+
+def softcapped_multi_token_cross_entropy(
+    head_out: Float[Array, "... vocab"], targets: Int[Array, "..."], weights: Float[Array, " horizon"],
+    scale: float, shift: float, temperature: float,
+) -> Float[Array, ""]:
+    """Record #60's (2026-01-16 FusedSoftcappedEntropy) Triton training loss, from the head's raw
+    output (bf16 in the record) in float32 throughout: `z = scale * sigmoid((x + shift) /
+    temperature)`, then over the flattened tokens t `sum_t sum_k weights[k] * (logsumexp(z_t) -
+    z_t[y_{t+k}])`, the k-th term absent for the last k tokens; the sum in float32. Its gradient
+    is the exact one, computed in float32 and rounded once to the head output's dtype (the
+    backward kernel writes bf16)."""
+    vocab = head_out.shape[-1]
+    x, y = head_out.reshape(-1, vocab).astype(jnp.float32), targets.reshape(-1)
+    n = y.shape[0]
+    z = scale * jax.nn.sigmoid((x + shift) / temperature)
+    lse = jax.nn.logsumexp(z, axis=-1)
+    total = jnp.zeros((), jnp.float32)
+    for k in range(weights.shape[0]):
+        shifted = jnp.concatenate([y[k:], jnp.zeros((k,), y.dtype)])
+        picked = jnp.take_along_axis(z, shifted[:, None], axis=-1)[:, 0]
+        total = total + jnp.sum(jnp.where(jnp.arange(n) < n - k, weights[k] * (lse - picked), 0.0))
+    return total

@@ -48,7 +48,8 @@ STAGES: dict[str, str] = {
     "s26_value_skip_gates": "per-head gates on the value embeddings, a per-token gate on the skip (55)",
     "s27_gate_banks": "the attention and value gates moved into two banks trained by Adam (56)",
     "s28_bf16_weights": "attention and MLP matrices stored in bf16, NorMuon's float32 master in a mantissa (57)",
-    "s29_paired_heads": "interleaved RoPE; layers 0, 2, 5, 9 attend in head pairs over the doubled row (58)",
+    "s29_paired_heads": "interleaved RoPE; layers 0, 2, 5, 9 attend in head pairs over the doubled row (58-59)",
+    "s29b_fused_softcapped_loss": "the training loss from the raw head output, softcap and CE in float32 (60)",
 }
 
 

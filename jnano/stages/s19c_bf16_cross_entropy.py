@@ -42,10 +42,14 @@ class GPT(s19b_flat_qkvo_bank.GPT):
     train_loss_dtype: ClassVar[str] = "logits"
 
     def __call__(self, idx, window=None, final_window=None, training: bool = False):
+        return self.squash(self.head_output(idx, window, final_window, training))
+
+    def head_output(self, idx, window=None, final_window=None, training: bool = False):
+        """The head's raw output, before `squash` (#60's fused loss starts from it)."""
         window = self.config.window if window is None else window
         final_window = window if final_window is None else final_window
         x = rms_norm(self.hidden(idx, (window, final_window)))
-        return self.squash(self.head(x, training))
+        return self.head(x, training)
 
     def squash(self, z):
         """The head's output to the logits (#54 changes the curve)."""

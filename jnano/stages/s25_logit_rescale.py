@@ -21,16 +21,16 @@ from jnano.stages.s19c_bf16_cross_entropy import sigmoid_logits_in
 from jnano.stages.s24_multi_token import Config, config_from_shapes  # noqa: F401 - the stage's contract
 
 RECORDS = ("54",)
-LOGIT_SCALE, LOGIT_SHIFT = 23.0, 5.0
+LOGIT_SCALE, LOGIT_SHIFT, LOGIT_TEMPERATURE = 23.0, 5.0, 7.5
 
 
 class GPT(s24_multi_token.GPT):
     def squash(self, z):
-        return sigmoid_logits_in(z, scale=LOGIT_SCALE, shift=LOGIT_SHIFT)
+        return sigmoid_logits_in(z, scale=LOGIT_SCALE, temperature=LOGIT_TEMPERATURE, shift=LOGIT_SHIFT)
 
 
 def init(config: Config, key: jax.Array) -> GPT:
     return recast(s24_multi_token.init(config, key), GPT)
 
 
-__all__ = ["Config", "GPT", "LOGIT_SCALE", "LOGIT_SHIFT", "RECORDS", "config_from_shapes", "init"]
+__all__ = ["Config", "GPT", "LOGIT_SCALE", "LOGIT_SHIFT", "LOGIT_TEMPERATURE", "RECORDS", "config_from_shapes", "init"]
