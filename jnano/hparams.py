@@ -168,7 +168,10 @@ class Muon:
     the only ones these records meet, both give the same values.)
 
     Parameters with ndim 3 (#20 2025-01-16 Sub3Min on: `qkv_w` of shape (3, d, d)) are orthogonalised
-    slice by slice along axis 0, each slice scaled by its own (rows, cols).
+    slice by slice along axis 0, each slice scaled by its own (rows, cols). Any parameter with
+    ndim >= 3 is such a stack of its trailing two dims (#61's banks: `attn_bank` (10, 4d, d) in
+    `bank` = 4 row blocks each, `mlp_bank` (12, 2, 4d, d)), every block scaled, and with NorMuon
+    normalised, by its own shape: upstream's `.reshape` view of a bank.
     """
 
     lr: float
@@ -225,11 +228,19 @@ class Muon:
     # uint16 mantissa each completes a float32 master; gradients and momentum float32, the update
     # formed on the master, the weight its upper half (`jnano.optim.master`)
     master: str | None = None
+    # how the master step's `eff_lr` and `eff_wd` round: "float32" (#57: float32 tensor products
+    # of the multiplier and the group lr) or "float64" (#61 NorMuonAndAdam: Python products of
+    # the multipliers and the lr, rounded once by `fill_`)
+    master_products: str = "float32"
+    # #61 (2026-01-18 UnifiedOptimizers): per-matrix lr multipliers of a stack (ndim >= 3: each
+    # matrix of the trailing two dims, `bank` row blocks each where set), cycled over the
+    # stack's matrices: the MLP bank's (c_fc, c_proj) pairs take (1, 2)
+    matrix_lr_mul: tuple[float, ...] = (1.0,)
 
     def __post_init__(self):
         # a misspelt form would silently build the other one (the builders test for one value)
         for name, allowed in (("normuon_form", ("separate", "fused")), ("normuon_axis", ("longer", "rows")),
-                              ("master", (None, "mantissa"))):
+                              ("master", (None, "mantissa")), ("master_products", ("float32", "float64"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"Muon.{name} must be one of {allowed}, not {getattr(self, name)!r}")
 
@@ -386,6 +397,11 @@ class UntieAt:
     src: str = "lm_head.weight"
     dst: str = "embed.weight"
     frac: float = 2 / 3
+    # #61 (2026-01-18 UnifiedOptimizers): the model reads `embed` throughout and the optimizer
+    # keeps the two tied: while tied it adds embed's gradient to the head's (transposed: the head
+    # is stored (d, V)) and copies the head's transpose into `embed` after each step; at the
+    # split `embed`'s state becomes the head's, transposed (`copy_lm_state_to_embed`)
+    synced_transpose: bool = False
 
     def split_step(self, scheduled: int) -> int:
         return math.ceil(self.frac * scheduled)

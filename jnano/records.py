@@ -388,6 +388,22 @@ def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
 _MANAGED_54 = _managed_54(_untied_53(_smoothed_scalars_52(_CAUTIOUS_ADAM_50)))
 _MIXED_57 = _mixed_precision_57(_gate_banks_56(_gated_55(_MANAGED_54)))
 BF16_WEIGHTS_57 = BF16_GATE_BANKS_56 + ("blocks.*.attn.qkvo_w", "blocks.*.mlp.c_fc", "blocks.*.mlp.c_proj")
+# #61: the weights in two banks (the head is bf16 from its constructor on)
+BF16_BANKS_61 = BF16_GATE_BANKS_56 + ("attn_bank", "mlp_bank")
+
+
+def _unified_61(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#61's `NorMuonAndAdam`: NorMuon on the two banks, each a stack of matrices (attention in
+    (d, d) row blocks, the MLP's c_fc/c_proj with lr x1/x2), `eff_lr`/`eff_wd` Python products;
+    Adam's groups as #57's; the embedding synced to the head's transpose until the split.
+    1725 + 40 steps."""
+    muon = next(g.rule for g in recipe.groups if g.name == "muon_banks")
+    muon = replace(muon, master_products="float64")
+    banks = (Group("attn", Select(("attn_bank",)), muon),
+             Group("mlp", Select(("mlp_bank",)), replace(muon, bank=None, bank_rows=False, matrix_lr_mul=(1.0, 2.0))))
+    groups = tuple(g for g in recipe.groups if not isinstance(g.rule, Muon)) + banks
+    return replace(recipe, groups=groups, untie=replace(recipe.untie, synced_transpose=True)).with_schedule(
+        StagedCooldown(1725, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
 
 
 _RECORDS: tuple[Record, ...] = (
@@ -1334,6 +1350,22 @@ _RECORDS: tuple[Record, ...] = (
         multi_token=MultiTokenWeights(),
         notes="The training loss is one Triton kernel: softcap, log-sum-exp and multi-token terms in float32 "
               "from the bf16 head output; the loss a float32 sum.",
+    ),
+    Record(
+        id="61",
+        date="2026-01-18",
+        time="1.748 minutes",
+        description="Unified Optimizers and Transposed LM Head",
+        stage="s30_unified_banks",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1765),
+        optimizer=_unified_61(_MIXED_57),
+        bf16_params=BF16_BANKS_61,
+        upstream=_log("2026-01-18_UnifiedOptimizers/unified-optimizer/2fc79469-a527-4bde-8540-8426ed3352d1.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="One NorMuonAndAdam optimizer over labelled parameters; the attention and MLP weights in two banks "
+              "(attention orthogonalised in (d, d) blocks at scale 1), the head stored (d, V).",
     ),
 )
 

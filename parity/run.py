@@ -102,6 +102,8 @@ def check_set(precision: str, record: str):
     base = checks.FLEX_FP32 if setup.is_flex(record) else checks.FP32
     if not sides.untied_names(record):
         return base
+    if records.get(record).optimizer.untie.synced_transpose:
+        return base + checks.UNTIED_SYNCED
     return base + (checks.UNTIED_BF16_WEIGHTS if _bf16_weights(record) else checks.UNTIED)
 
 

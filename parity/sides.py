@@ -193,17 +193,24 @@ def _masters(model, state) -> dict[str, jax.Array]:
 
 
 def torch_masters(optimizers) -> dict[int, object]:
-    """id(weight) -> the float32 master of each bf16 weight a NorMuon group keeps a `mantissa` for
-    (#57: the group's i-th weight and `mantissa[i]`, one process holding every rank's chunk)."""
+    """id(weight) -> the float32 master of each bf16 weight upstream's NorMuon keeps a `mantissa`
+    for, one process holding every rank's chunk: #57's groups (the i-th weight and
+    `mantissa[i]`), #61's `NorMuonAndAdam` (a bank's state, on its `.reshape` view)."""
     import torch
+
+    def master(p, m):
+        bits = (p.detach().reshape(m.shape).view(torch.uint16).to(torch.int64) << 16) | m.to(torch.int64)
+        return bits.to(torch.int32).view(torch.float32).reshape(p.shape)
 
     out = {}
     for opt in optimizers:
-        for group in opt.param_groups:
+        for p, state in getattr(opt, "param_states", {}).items():  # #61 on
+            if "mantissa" in state:
+                out[id(p)] = master(p, state["mantissa"])
+        for group in getattr(opt, "param_groups", []):
             if "mantissa" in group:
                 for p, m in zip(group["params"], group["mantissa"]):
-                    bits = (p.detach().view(torch.uint16).to(torch.int64) << 16) | m.to(torch.int64)
-                    out[id(p)] = bits.to(torch.int32).view(torch.float32)
+                    out[id(p)] = master(p, m)
     return out
 
 
@@ -279,7 +286,8 @@ def _untied_results(tables: dict[str, np.ndarray]) -> Results:
     if not tables:
         return {}
     src, dst = tables
-    return {**{f"untied/{n}": t for n, t in tables.items()}, "split": tables[dst] - tables[src]}
+    head = tables[src] if tables[src].shape == tables[dst].shape else tables[src].T  # #61 stores it (d, V)
+    return {**{f"untied/{n}": t for n, t in tables.items()}, "split": tables[dst] - head}
 
 
 def _grad(p) -> np.ndarray:

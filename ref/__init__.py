@@ -11,16 +11,18 @@ This package imports torch, never JAX.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ref.drivers import DRIVERS, Driver
 from ref.extract import execute
 from ref.manifest import Entry, entries, entry_for
 from ref.shims import accurate_norms
-from ref.source import Source, SourceError, locate
+from ref.source import Source, SourceError, locate, split_modules
 
 __all__ = ["Reference", "SourceError", "entries", "entry_for", "load"]
 
@@ -97,11 +99,31 @@ def load(record: str | int, path: str | os.PathLike, **options: Any) -> Referenc
 def _from_source(entry: Entry, source: Source, **options: Any) -> Reference:
     filename = source.origin
     driver = DRIVERS[entry.family]
-    with driver.loading(source.main):
+    with driver.loading(source.main), _kernel_modules(source, driver):
         module = execute(source.main, filename, namespace=dict(driver.NAMESPACE))
     if not hasattr(module, "GPT"):
         raise SourceError(f"{filename}: no GPT class after extraction")
     return Reference(entry.record, entry, source, driver(module, **options))
+
+
+@contextlib.contextmanager
+def _kernel_modules(source: Source, driver: type[Driver]) -> Iterator[None]:
+    """From #61 the script imports its kernels (`from triton_kernels import ...`; #85 on also
+    `dc_triton_kernels`): each module the source carries is executed like the script (its
+    definitions, the Triton stubs) and importable under its name while the script runs. The
+    driver then binds the CPU stand-ins of the names the script imported."""
+    extra = {name.removesuffix(".py"): text for name, text in split_modules(source.text).items() if name != "main"}
+    saved = {name: sys.modules.get(name) for name in extra}
+    try:
+        for name, text in extra.items():
+            sys.modules[name] = execute(text, f"{source.origin}:{name}.py", namespace=dict(driver.NAMESPACE))
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = old
 
 
 def default_upstream(record: str | int) -> Path | None:

@@ -248,9 +248,11 @@ class FlexDriver(TopLevelDriver):
     # `device`: main's `torch.device("cuda", local_rank)`, read by #33's `Yarn.reset`
     # #48 sets two names in top-level statements that are not definitions (so not extracted):
     # `run_id` from a fresh uuid, read by its `Hyperparameters`, and `flash_attn_interface`
-    # inside `if 'H100' in gpu_name:` (FA3 from the hub, else the flash_attn package)
+    # inside `if 'H100' in gpu_name:` (FA3 from the hub, else the flash_attn package).
+    # `grad_accum_steps` (main's `8 // world_size`), read by #61's `advance_schedule`: the driver
+    # runs one micro-batch per step
     NAMESPACE = {**kernels.NAMESPACE, "flash_attn_varlen_func": varlen.flash_attn_varlen_func,
-                 "get_kernel": varlen.get_kernel, "device": "cpu", "run_id": "ref",
+                 "get_kernel": varlen.get_kernel, "device": "cpu", "run_id": "ref", "grad_accum_steps": 1,
                  "flash_attn_interface": varlen.get_kernel("flash-attention-3").flash_attn_interface}
 
     def __init__(self, module: ModuleType, precision: str = "fp32"):
@@ -369,6 +371,12 @@ class FlexDriver(TopLevelDriver):
             for sub in model.modules():
                 if hasattr(sub, "use_fp8"):
                     sub.use_fp8 = False
+            # #61 on: NorMuonAndAdam steps a bank (the parameters it gives a `.reshape` view) through
+            # its bf16 bits and a uint16 mantissa, so `main` casts them to bf16 and they have no
+            # float32 form: bf16 in every precision, as #57-#60 built their weights
+            for p in model.parameters():
+                if isinstance(getattr(p, "reshape", None), tuple):
+                    p.data = p.data.bfloat16()
         else:
             ns = vars(self.m)
             ns["model"] = model

@@ -32,14 +32,26 @@ def cautious_wd_and_update_inplace(p: torch.Tensor, mantissa: torch.Tensor, grad
     mantissa.copy_((bits & 0xFFFF).to(torch.uint16))
 
 
+def _takes_mantissa(fn) -> bool:
+    fn = getattr(fn, "_torchdynamo_orig_callable", fn)
+    return callable(fn) and "mantissa" in inspect.signature(fn).parameters
+
+
 def install(module: ModuleType) -> bool:
     """Bind the stand-in where the record's update takes a mantissa (#57 on; #48-#56's
-    `cautious_wd_and_update_inplace(p, v, wd, lr)` is plain eager torch and stays)."""
-    fn = vars(module).get(NAME)
-    if fn is None or "mantissa" not in inspect.signature(getattr(fn, "_torchdynamo_orig_callable", fn)).parameters:
-        return False
-    setattr(module, NAME, cautious_wd_and_update_inplace)
-    return True
+    `cautious_wd_and_update_inplace(p, v, wd, lr)` is plain eager torch and stays): the
+    module's function, or (#61 on) the static method `_cautious_wd_and_update_inplace` of the
+    optimizer class."""
+    found = False
+    if _takes_mantissa(vars(module).get(NAME)):
+        setattr(module, NAME, cautious_wd_and_update_inplace)
+        found = True
+    for cls in [c for c in vars(module).values() if isinstance(c, type) and c.__module__ == module.__name__]:
+        attr = vars(cls).get("_" + NAME)
+        if isinstance(attr, staticmethod) and _takes_mantissa(attr.__func__):
+            setattr(cls, "_" + NAME, staticmethod(cautious_wd_and_update_inplace))
+            found = True
+    return found
 
 
 __all__ = ["NAME", "cautious_wd_and_update_inplace", "install"]

@@ -255,16 +255,23 @@ def _setup_range(body: list[ast.stmt], stop: int) -> tuple[int, int]:
 
 def _manager_setup(body: list[ast.stmt], stop: int) -> tuple[int, list[ast.stmt]] | None:
     """#54 on build the optimizers inside a class (`training_manager = TrainingManager(model)`,
-    a class that sets `self.optimizers`) whose methods the loop calls. The set-up is that
-    statement, and for the driver `optimizers = training_manager.optimizers`."""
-    managers = {c.name for c in body if isinstance(c, ast.ClassDef) and any(
-        isinstance(n, ast.Attribute) and n.attr == "optimizers" and isinstance(n.ctx, ast.Store)
-        and isinstance(n.value, ast.Name) and n.value.id == "self" for n in ast.walk(c))}
+    a class that sets `self.optimizers`, or from #61 its one `self.optimizer`) whose methods the
+    loop calls. The set-up is that statement, and for the driver `optimizers =
+    training_manager.optimizers` (or `[training_manager.optimizer]`)."""
+    managers = {}
+    for c in body:
+        if isinstance(c, ast.ClassDef):
+            stored = {n.attr for n in ast.walk(c) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+                      and isinstance(n.value, ast.Name) and n.value.id == "self"}
+            if stored & {"optimizers", "optimizer"}:
+                managers[c.name] = "optimizers" if "optimizers" in stored else "optimizer"
     for i, s in enumerate(body[:stop]):
         if (isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Name)
                 and s.value.func.id in managers):
             (name,) = _assigned_names(s)
-            return i, [s, *ast.parse(f"optimizers = {name}.optimizers").body]
+            attr = managers[s.value.func.id]
+            found = f"{name}.optimizers" if attr == "optimizers" else f"[{name}.optimizer]"
+            return i, [s, *ast.parse(f"optimizers = {found}").body]
     return None
 
 
@@ -279,6 +286,23 @@ def _called_code(stmts: list[ast.stmt], body: list[ast.stmt]) -> list[ast.stmt]:
     functions = [s for s in body if isinstance(s, ast.FunctionDef) and s.name in names]
     return functions + [m for c in body if isinstance(c, ast.ClassDef) for m in c.body
                         if isinstance(m, ast.FunctionDef) and m.name in methods]
+
+
+def _clears_grads(stmt: ast.stmt) -> bool:
+    """`zero_grad`, or #61's `param.grad = None` inside its optimizer's step."""
+    text = ast.unparse(stmt)
+    return "zero_grad" in text or re.search(r"\.grad = None\b", text) is not None
+
+
+def _reached_code(stmts: list[ast.stmt], body: list[ast.stmt]) -> list[ast.stmt]:
+    """`stmts`, the code they call (`_called_code`) and, from there, the methods of top-level
+    classes called through an attribute (#61: `training_manager.step_optimizers` calls
+    `self.optimizer.step(...)`, which clears the gradients)."""
+    reached = stmts + _called_code(stmts, body)
+    calls = {n.func.attr for s in reached for n in ast.walk(s)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Attribute)}
+    return reached + [m for c in body if isinstance(c, ast.ClassDef) for m in c.body
+                      if isinstance(m, ast.FunctionDef) and m.name in calls]
 
 
 def flex_plan(source: str) -> FlexPlan:
@@ -334,7 +358,7 @@ def flex_plan(source: str) -> FlexPlan:
     reads = set().union(set(), *(_loads(s) for s in hooks + micro_pre))
     hooks_init = _top_level_defs(body, stop, reads - setup_names)
     dropped = [ast.unparse(s).splitlines()[0] for s in after if s not in hooks]
-    clears = any("zero_grad" in ast.unparse(s) for s in hooks + _called_code(hooks, body))
+    clears = any(_clears_grads(s) for s in _reached_code(hooks, body))
     return FlexPlan(_mod(casts), _mod(setup), _mod(window_init), _mod(pre), window_args, window_kwargs,
                     _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names, clears, _mod(micro_pre),
                     state_names, _mod(state_init), _mod(state_pre), window_setup_names)

@@ -56,7 +56,7 @@ def test_mantissa_master_steps_the_float32_master_exactly():
     lrs, wd, scale = [0.023 * (1 - k / 10) for k in range(6)], 1.2, 2.0 * 1.0
     master = _random_master(1)
     weight, mant = split_master(jnp.asarray(master))
-    opt = mantissa_master(optax.identity(), lambda shape: scale, lrs, wd)
+    opt = mantissa_master(optax.identity(), tuple, lambda shape: scale, lrs, wd)
     state = opt.init(weight)
     np.testing.assert_array_equal(np.asarray(state.mantissa), 0)  # upstream's zeros_like
     # from the truncated weight and a zero mantissa, as upstream starts
@@ -74,9 +74,33 @@ def test_mantissa_master_steps_the_float32_master_exactly():
         np.testing.assert_array_equal(np.asarray(state.mantissa), lower)
 
 
+def test_stacked_masters_take_each_matrix_its_multiplier_in_float64():
+    """#61's NorMuonAndAdam: a bank (here (3, 2, 8, 4): six matrices) stepped matrix by matrix,
+    each with its own multiplier (c_proj, the odd ones, x2), `eff_lr` and `eff_wd` the Python
+    products rounded once (`fill_`)."""
+    shape, lr, wd = (3, 2, 8, 4), 0.023 * 0.37, 1.2
+    master = _random_master(5, shape)
+    weight, mant = split_master(jnp.asarray(master))
+    master = np.asarray(master_of(weight, jnp.zeros_like(mant)))
+    mult = np.asarray([2.0, 4.0] * 3).reshape(6, 1, 1)  # shape scale 2, x2 on the odd matrices
+    opt = mantissa_master(optax.identity(), lambda s: (6, 8, 4), lambda s: mult, [lr], wd, products="float64")
+    grad = np.random.default_rng(6).normal(0, 1, shape).astype(np.float32)
+    updates, state = opt.update(jnp.asarray(grad, jnp.bfloat16), opt.init(weight), weight)
+    g = np.asarray(jnp.asarray(grad, jnp.bfloat16).astype(jnp.float32)).reshape(6, 8, 4)
+    m = master.reshape(6, 8, 4)
+    f = np.float32
+    expected = np.stack([
+        (m[i] - m[i] * ((g[i] * m[i]) >= 0).astype(f) * f(wd * lr) * f(mult[i, 0, 0] * lr)) - g[i] * f(mult[i, 0, 0] * lr)
+        for i in range(6)]).astype(f).reshape(shape)
+    upper, lower = _halves(expected)
+    np.testing.assert_array_equal(np.asarray(jax.lax.bitcast_convert_type(optax.apply_updates(weight, updates),
+                                                                         jnp.uint16)), upper)
+    np.testing.assert_array_equal(np.asarray(state.mantissa), lower)
+
+
 def test_mantissa_master_refuses_float32_weights():
     with pytest.raises(TypeError, match="bf16"):
-        mantissa_master(optax.identity(), lambda shape: 1.0, [0.1], 0.0).init(jnp.zeros((2, 2), jnp.float32))
+        mantissa_master(optax.identity(), tuple, lambda shape: 1.0, [0.1], 0.0).init(jnp.zeros((2, 2), jnp.float32))
 
 
 def test_reference_stand_in_updates_the_halves_as_a_float32_master():

@@ -324,6 +324,29 @@ def test_58_without_paired_heads_or_interleaved_rope_fails(fault, monkeypatch):
     assert {"logits", "loss"} <= failed
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["never_split", "fresh_state"])
+def test_61_without_its_split_fails(fault, monkeypatch):
+    """#61 tied for the whole run (the split after the run), or split without the head's Adam
+    state (embed's starting fresh): the embedding less the head leaves upstream's (measured 1.0
+    and 2.2 against the 0.5 bound; the correct run 0.18)."""
+    from dataclasses import replace
+
+    import jnano.optim.untie as untie
+
+    if fault == "never_split":
+        original = setup.recipe
+        monkeypatch.setattr(setup, "recipe", lambda record, ns_dtype: replace(
+            original(record, ns_dtype), untie=replace(original(record, ns_dtype).untie, frac=2.0)))
+    else:
+        moved = untie._moved
+        monkeypatch.setattr(untie, "_moved", lambda *a, **k: jax.tree.map(lambda x: x * 0, moved(*a, **k)))
+    monkeypatch.setattr(run, "precisions", lambda record: ["float32"])
+    report = run.run_golden("61", goldens.load("61"))
+    failed = {r.label.split(" (")[0] for s in report.sections for r in s.rows if not r.ok}
+    assert "embedding less head after 10 steps" in failed and "logits" not in failed
+
+
 def test_a_missing_weight_decay_fails(monkeypatch):
     original = setup.recipe
 

@@ -90,7 +90,7 @@ def test_packed_record_trains_with_its_window_schedule(tmp_path, record):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("record,steps", [("53", 6), ("54", 9), ("57", 9)])
+@pytest.mark.parametrize("record,steps", [("53", 6), ("54", 9), ("57", 9), ("61", 9)])
 def test_multi_token_records_train_and_untie(tmp_path, record, steps):
     """#53 and #54 in the trainer on the shipped sample (smoke shapes, 6 or 9 steps, about a
     minute): the multi-token loss (per token it starts near (1 + 0.5 + 0.25) ln 50304 = 18.9)

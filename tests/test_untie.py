@@ -84,3 +84,50 @@ def test_copy_parameter_at_copies_value_and_adam_state_once():
             assert int(e.count) == 1 and not np.any(np.asarray(e.exp_avg.embed, np.float32))
     # after the copy each goes its own way: embed's zero gradients only decay its moments
     assert not np.array_equal(params.embed, params.head)
+
+
+class _HeadT(eqx.Module):
+    head: jax.Array  # (d, V), as #61 stores it
+    embed: jax.Array  # (V, d)
+
+
+def test_synced_transposed_untie_folds_syncs_and_copies_transposed():
+    """#61's tie: each parameter sums its own gradients until the head's Adam steps (every 2nd
+    step); then embed's sum is added to the head's (transposed, rounded to the head's bf16),
+    the head steps on that, embed takes its transpose; at the split (after step 3) embed's
+    moments become the head's transposed, and afterwards each takes its own gradients."""
+    from jnano.optim.transforms import step_every
+
+    rng = np.random.default_rng(3)
+    head = jnp.asarray(rng.normal(size=(3, 5)), jnp.bfloat16)
+    params = _HeadT(head, jnp.asarray(rng.normal(size=(5, 3)), jnp.float32))  # embed not yet synced
+    adam = step_every(2, dist_adam(lambda count: 0.01, state_dtype="float32"))
+    groups = optax.multi_transform({"h": adam, "e": adam}, _HeadT("h", "e"))
+    opt = copy_parameter_at(groups, 3, "head", "embed", "h", "e", _HeadT, synced_transpose=True, src_every=2)
+    state = opt.init(params)
+    grads = [_HeadT(jnp.asarray(rng.normal(size=(3, 5)), jnp.bfloat16), jnp.asarray(rng.normal(size=(5, 3)), jnp.float32))
+             for _ in range(6)]
+    for step in range(6):
+        before = params
+        updates, state = opt.update(grads[step], state, params)
+        params = optax.apply_updates(params, updates)
+        h = state.inner.inner_states["h"].inner_state.inner
+        if step in (0, 2):  # Adam waits: nothing moves, embed not synced yet at step 0
+            np.testing.assert_array_equal(np.asarray(params.head, np.float32), np.asarray(before.head, np.float32))
+            np.testing.assert_array_equal(params.embed, before.embed)
+        if step == 1:  # the head stepped on its two gradients plus embed's, transposed, in bf16
+            summed = (np.asarray(grads[0].head, np.float32) + np.asarray(grads[1].head, np.float32))
+            summed = np.asarray(jnp.asarray(summed, jnp.bfloat16), np.float32)
+            folded = summed + (np.asarray(grads[0].embed) + np.asarray(grads[1].embed)).T
+            folded = np.asarray(jnp.asarray(folded, jnp.bfloat16), np.float32)
+            np.testing.assert_allclose(np.asarray(h.exp_avg.head), (1 - 0.8) * folded, rtol=1e-6)
+        if step in (1, 3):  # embed is the head's transpose after each Adam step (an update: to an ulp)
+            ulp = float(np.spacing(np.abs(np.asarray(before.embed)).max()))
+            np.testing.assert_allclose(params.embed, np.asarray(params.head, np.float32).T, rtol=0, atol=ulp)
+        if step == 3:  # the split: embed's moments are the head's, transposed
+            e = state.inner.inner_states["e"].inner_state.inner
+            np.testing.assert_array_equal(e.exp_avg.embed, h.exp_avg.head.T)
+            np.testing.assert_array_equal(e.exp_avg_sq.embed, h.exp_avg_sq.head.T)
+            assert int(e.count) == int(h.count) == 2
+    # after the split embed steps on its own gradients
+    assert not np.array_equal(params.embed, np.asarray(params.head, np.float32).T)

@@ -23,6 +23,16 @@ class Linear(eqx.Module):
         return y if self.bias is None else y + self.bias.astype(x.dtype)
 
 
+class LinearT(eqx.Module):
+    """`y = x @ W` with `W` stored `(in, out)`: #61's `CastedLinearT` (the head, transposed so
+    that its gradient accumulates fast), the weight cast to the input's dtype."""
+
+    weight: Float[Array, "in out"]
+
+    def __call__(self, x: Float[Array, "... in"]) -> Float[Array, "... out"]:
+        return x @ self.weight.astype(x.dtype)
+
+
 class Embedding(eqx.Module):
     weight: Float[Array, "vocab dim"]
 

@@ -50,8 +50,17 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
                                             rule.normuon_axis == "rows", unscaled=master)
         if master:  # #57: the step on the float32 master applies the scale, the lr and the decay
             lrs = [rule.lr * host_multiplier(schedule, s) for s in range(schedule.steps + 1)]
-            return mantissa_master(direction, lambda shape: orth.scale_of(shape) * rule.lr_mul, lrs,
-                                   rule.cautious_weight_decay)
+
+            def multipliers(shape):  # per matrix of the view (#61's MLP bank: c_proj x2)
+                view = orth.block_view(shape)
+                per_matrix = np.resize(np.asarray(rule.matrix_lr_mul, np.float64), view[0] if len(view) == 3 else 1)
+                per_matrix = per_matrix.reshape(-1, 1, 1) if len(view) == 3 else per_matrix[0]
+                return orth.scale_of(shape) * rule.lr_mul * per_matrix
+
+            return mantissa_master(direction, orth.block_view, multipliers, lrs, rule.cautious_weight_decay,
+                                   rule.master_products)
+        if rule.matrix_lr_mul != (1.0,):
+            raise ValueError("per-matrix lr multipliers (#61) come with the mantissa master only")
         return optax.chain(direction, lr)
     if isinstance(rule, hp.DistAdam):
         # the lr enters inside the rule: upstream multiplies it into the bias-correction factor
@@ -123,6 +132,8 @@ def build_optimizer(recipe: hp.OptimizerRecipe, model: eqx.Module, stack_shardin
     groups = optax.multi_transform(rules, lambda p: param_labels(recipe, p))
     if recipe.untie is not None:
         u = recipe.untie
+        src_rule = next(g.rule for g in recipe.groups if g.name == recipe.label(u.src, 2))
         groups = copy_parameter_at(groups, u.copy_step(recipe.schedule.num_iterations), u.src, u.dst,
-                                   recipe.label(u.src, 2), recipe.label(u.dst, 2), type(params))
+                                   recipe.label(u.src, 2), recipe.label(u.dst, 2), type(params),
+                                   u.synced_transpose, getattr(src_rule, "every", 1))
     return optax.chain(*(_grad_transform(t) for t in recipe.grad_transforms), groups)

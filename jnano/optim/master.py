@@ -10,7 +10,8 @@ upper and lower 16 bits of one float32. The step widens the gradient, forms NorM
 in float32, op by op as written (`cautious_master_step`); the weight becomes the new master's
 upper half (*truncated*, not rounded), the mantissa the rest. `eff_lr` is the float32 product
 of the parameter's multiplier (shape scale x lr_mul, stored float32) and the group's Python lr
-(float32); `eff_wd` that of the decay and the lr: the rounding points of upstream's CPU tensors.
+(float32); `eff_wd` that of the decay and the lr: the rounding points of upstream's CPU tensors
+(#61 computes both as Python products instead, rounded once).
 
 The updates returned are float32 differences of bf16 weights, which `optax.apply_updates`
 turns back into the new weights exactly (the difference of two bf16 values is exact in float32
@@ -63,18 +64,34 @@ def _check_bf16(params) -> None:
         raise TypeError(f"a mantissa master needs bf16 weights, got {sorted(map(str, dtypes))}")
 
 
-def mantissa_master(direction: optax.GradientTransformation, scale_of: Callable[[tuple[int, ...]], float],
-                    lrs: np.ndarray, weight_decay: float) -> optax.GradientTransformation:
+def mantissa_master(direction: optax.GradientTransformation, view_of: Callable[[tuple[int, ...]], tuple[int, ...]],
+                    multipliers_of: Callable[[tuple[int, ...]], np.ndarray], lrs, weight_decay: float,
+                    products: str = "float32") -> optax.GradientTransformation:
     """NorMuon on the float32 masters of bf16 weights (#57).
 
     `direction`: NorMuon's normalised direction of float32 gradients, given the masters (no
-    scale, lr or decay: `nesterov_orthogonalized(..., unscaled=True)`). `scale_of(shape)`: the
-    parameter's multiplier (Muon's shape scale x lr_mul). `lrs[k]`: the group's lr at step k,
-    computed on the host in float64 as upstream's Python does (the last entry holds for later
-    steps). `weight_decay`: the group's (the weights' `wd_mul` is 1).
+    scale, lr or decay: `nesterov_orthogonalized(..., unscaled=True)`). `view_of(shape)`: the
+    parameter as upstream steps it (#61: a bank's stack of matrices); `multipliers_of(shape)`:
+    the lr multiplier of each of those (Muon's shape scale x lr_mul, and #61's per-matrix one),
+    broadcastable to the view, in float64. `lrs[k]`: the group's lr at step k, computed on the
+    host in float64 as upstream's Python does (the last entry holds for later steps).
+    `weight_decay`: the group's (the weights' `wd_mul` is 1). `products`: how `eff_lr` and
+    `eff_wd` round, "float32" (#57: float32 multiplier x float32 lr, as CPU tensors multiply)
+    or "float64" (#61: the Python product, rounded once).
     """
-    lr_table = jnp.asarray(np.asarray(lrs, np.float64).astype(np.float32))
+    if products not in ("float32", "float64"):
+        raise ValueError(f"products must be 'float32' or 'float64', not {products!r}")
+    lrs = np.asarray(lrs, np.float64)
     last = len(lrs) - 1
+
+    def effective(shape):
+        """(eff_lr, eff_wd) tables over the steps, float32: (steps, *multipliers) and (steps,)."""
+        mult = np.asarray(multipliers_of(shape), np.float64)
+        k = (slice(None),) + (None,) * mult.ndim
+        if products == "float64":
+            return (mult[None] * lrs[k]).astype(np.float32), (weight_decay * lrs).astype(np.float32)
+        lr32 = lrs.astype(np.float32)
+        return (mult.astype(np.float32)[None] * lr32[k]), np.float32(weight_decay) * lr32
 
     def init(params):
         _check_bf16(params)
@@ -89,12 +106,13 @@ def mantissa_master(direction: optax.GradientTransformation, scale_of: Callable[
         wide = jax.tree.map(lambda g: g.astype(jnp.float32), grads)
         v, inner = direction.update(wide, state.inner, master)
         k = jnp.minimum(state.count, last)
-        lr = lr_table[k]
-        eff_wd = jnp.float32(weight_decay) * lr  # upstream's float32 tensor products
 
         def step(m, d):
-            eff_lr = jnp.float32(scale_of(m.shape)) * lr
-            return cautious_master_step(m, d, eff_wd, eff_lr)
+            lr_table, wd_table = effective(m.shape)
+            view = view_of(m.shape)
+            new = cautious_master_step(m.reshape(view), d.reshape(view), jnp.asarray(wd_table)[k],
+                                       jnp.asarray(lr_table)[k])
+            return new.reshape(m.shape)
 
         new_master = jax.tree.map(step, master, v)
         weights = jax.tree.map(lambda m: split_master(m)[0], new_master)

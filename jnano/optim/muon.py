@@ -50,20 +50,34 @@ class Orthogonalizer:
         return {"one": 1.0, "max_dim": math.sqrt(max(rows, cols)),
                 "max1_ratio": math.sqrt(max(1.0, rows / cols))}[self.scale]
 
-    def scale_of(self, shape: tuple[int, ...]) -> float:
-        """The factor on a matrix of `shape`'s direction (what `blocks` hands out)."""
+    def block_view(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """A stack's (ndim >= 3) matrices as (n, rows, cols), `bank` row blocks each where set
+        (#61's `.reshape`); a matrix's shape is its own."""
+        if len(shape) < 3:
+            return tuple(shape)
+        if self.bank and not self.bank_rows:
+            raise ValueError("a stack's banks are split by rows (bank_rows)")
         rows, cols = shape[-2:]
+        blocks = self.bank or 1
+        return (math.prod(shape[:-2]) * blocks, rows // blocks, cols)
+
+    def scale_of(self, shape: tuple[int, ...]) -> float:
+        """The factor on a matrix of `shape`'s direction (what `blocks` hands out): a stack's
+        blocks each by their own shape, a 2-D bank (#36-#60) by the flat shape."""
+        rows, cols = self.block_view(shape)[-2:]
         if len(shape) == 2 and not self.bank and self.qkv_split and rows == 3 * cols:
             return math.sqrt(cols)
         return self.factor(rows, cols)
 
     def blocks(self, g: jax.Array) -> tuple[list[jax.Array], float, Callable]:
         factor = self.scale_of(g.shape)
-        if g.ndim == 3:
+        if g.ndim >= 3:
             # #20 on: `qkv_w` (3, d, d). Upstream's batched NS normalises each slice by its own
             # norm (`X.norm(dim=(-2, -1))`) and scales by size(-2)/size(-1); slice by slice is
             # the same computation, and the slices join the stacks of same-shape matrices.
-            return [g[i] for i in range(g.shape[0])], factor, lambda b: jnp.stack(b, axis=0)
+            # #61's banks are stacks too, of their `block_view`'s matrices.
+            view = g.reshape(self.block_view(g.shape))
+            return list(view), factor, lambda b: jnp.stack(b, axis=0).reshape(g.shape)
         rows, cols = g.shape
         if self.bank:
             view = g.reshape(self.bank_view(g.shape))
@@ -269,11 +283,15 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
 
     blockwise = normuon_per_block and orthogonalizer.bank
 
-    def view(v):  # what NorMuon normalises: the matrix, or #42's bank blocks
+    def view(v):  # what NorMuon normalises: the matrix, #42's bank blocks, or a stack's (#61) matrices
+        if v.ndim >= 3:
+            return v.reshape(orthogonalizer.block_view(v.shape))
         return v.reshape(orthogonalizer.bank_view(v.shape)) if blockwise else v
 
-    def axis(shape):  # #48's gates: per row whatever their shape
-        return -1 if normuon_rows else normuon_axis(shape)
+    def axis(shape):  # #48's gates: per row whatever their shape; a stack: its matrices' shape
+        if normuon_rows:
+            return -1
+        return normuon_axis(orthogonalizer.block_view(shape) if len(shape) >= 3 else shape)
 
     normalise = {"separate": normuon, "fused": normuon_fused}[normuon_form]
 
