@@ -370,6 +370,15 @@ def _mixed_precision_57(recipe: OptimizerRecipe) -> OptimizerRecipe:
         StagedCooldown(1800, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
 
 
+def _bigram_62(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#62's: the bigram table trained like the value tables (betas 0.75/0.95, lr x75, decay
+    x5). 1560 + 40 steps, cooldown 0.55."""
+    tables = next(g.rule for g in recipe.groups if g.name == "value_embeds")
+    groups = recipe.groups + (Group("bigram", Select(("bigram_embed.weight",)), tables),)
+    return replace(recipe, groups=groups).with_schedule(
+        StagedCooldown(1560, 0.55, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
+
+
 def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
     """#52's groups: the smear gate leaves NorMuon for Adam (lr x0.01, no decay), `x0_lambdas`
     join Adam (lr x5, no decay), and the packed scalars get an Adam of their own, betas
@@ -390,6 +399,7 @@ _MIXED_57 = _mixed_precision_57(_gate_banks_56(_gated_55(_MANAGED_54)))
 BF16_WEIGHTS_57 = BF16_GATE_BANKS_56 + ("blocks.*.attn.qkvo_w", "blocks.*.mlp.c_fc", "blocks.*.mlp.c_proj")
 # #61: the weights in two banks (the head is bf16 from its constructor on)
 BF16_BANKS_61 = BF16_GATE_BANKS_56 + ("attn_bank", "mlp_bank")
+BF16_BIGRAM_62 = BF16_BANKS_61 + ("bigram_embed.weight",)
 
 
 def _unified_61(recipe: OptimizerRecipe) -> OptimizerRecipe:
@@ -1366,6 +1376,22 @@ _RECORDS: tuple[Record, ...] = (
         multi_token=MultiTokenWeights(),
         notes="One NorMuonAndAdam optimizer over labelled parameters; the attention and MLP weights in two banks "
               "(attention orthogonalised in (d, d) blocks at scale 1), the head stored (d, V).",
+    ),
+    Record(
+        id="62",
+        date="2026-01-19",
+        time="1.655 minutes",
+        description="Bigram Hash Embedding",
+        stage="s31_bigram_embed",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1600),
+        optimizer=_bigram_62(_unified_61(_MIXED_57)),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-01-19_BigramHashEmbedding/40ec7bb6-14b3-46f8-90b7-bb5ed188faba.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="A 5 x 50304-row bigram hash table added at every layer's mix; the key offset moved to the "
+              "position-free half of the keys.",
     ),
 )
 

@@ -478,12 +478,16 @@ class FlexDriver(TopLevelDriver):
 
     def _batch(self, inputs: torch.Tensor) -> dict:
         """What the loader would yield with these tokens: #29 on, `cu_seqlens` of the documents
-        starting at each BOS, padded to `next_multiple_of_n(len // 300, 128)` entries."""
-        if not self.plan.batch_names:
-            return {}
-        (name,) = self.plan.batch_names
-        docs = -(-(inputs.numel() // 300) // 128) * 128 or 128
-        return {name: varlen.cu_seqlens_of(inputs, varlen.BOS_ID, docs)}
+        starting at each BOS, padded to `next_multiple_of_n(len // 300, 128)` entries; #62 on,
+        the bigram hash of the tokens, by the record's own `get_bigram_hash`."""
+        out = {}
+        for name in self.plan.batch_names:
+            if "bigram" in name:
+                out[name] = self.m.get_bigram_hash(inputs)
+            else:
+                docs = -(-(inputs.numel() // 300) // 128) * 128 or 128
+                out[name] = varlen.cu_seqlens_of(inputs, varlen.BOS_ID, docs)
+        return out
 
     # -- optimizer -------------------------------------------------------------------------------
     def build_optimizer(self, model, args):

@@ -161,7 +161,7 @@ _ENTRIES = (
     Entry('61', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-18_UnifiedOptimizers/unified-optimizer/2fc79469-a527-4bde-8540-8426ed3352d1.txt',
           '29c8af48ee4a0ca023980f8d5f84683e0c9a72e9f3f98bc10cf108c503785ac3', "flex"),
     Entry('62', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-19_BigramHashEmbedding/40ec7bb6-14b3-46f8-90b7-bb5ed188faba.txt',
-          'd615f5f3dd5acd5b7bdfed719741c12ee5cc23020a21ebdc9ef5cfcd3966abf9', None),
+          'd615f5f3dd5acd5b7bdfed719741c12ee5cc23020a21ebdc9ef5cfcd3966abf9', "flex"),
     Entry('63', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-26-UntieValueEmbeddings/43955d93-6914-40cb-bdf8-786ace93784f.txt',
           'f80bd851aa8e7c8519d06352074604417387642afdbda31b4009c44d89c58732', None),
     Entry('64', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-30_MimeticValueOutput/runs/0f262f64-20c4-4268-9ae7-d7440c810abd.txt',

@@ -347,6 +347,26 @@ def test_61_without_its_split_fails(fault, monkeypatch):
     assert "embedding less head after 10 steps" in failed and "logits" not in failed
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["quarter_offset", "true_first_token"])
+def test_62_with_58s_offset_or_the_gpu_hash_fails(fault, monkeypatch):
+    """#62 with #58-#61's key offset (quarters 1 and 3), or hashing position 1 with the true
+    first token (#68/#73's GPU hash) instead of the reserved id: the logits leave upstream's
+    (the first), or the bigram table's gradient does (the second: one row per sequence moves)."""
+    from jnano.nn import bigram
+    from jnano.stages import s23_partial_key_offset, s31_bigram_embed
+
+    if fault == "quarter_offset":
+        monkeypatch.setattr(s31_bigram_embed, "offset_position_free_half", s23_partial_key_offset.offset_stationary_keys)
+    else:
+        real = bigram.bigram_hash
+        monkeypatch.setattr(s31_bigram_embed, "bigram_hash", lambda x, m, first="reserved": real(x, m, "token"))
+    monkeypatch.setattr(run, "precisions", lambda record: ["float32"])
+    report = run.run_golden("62", goldens.load("62"), scope="core")
+    failed = {r.label.split(" (")[0] for s in report.sections for r in s.rows if not r.ok}
+    assert ("logits" if fault == "quarter_offset" else "gradient, matrices") in failed
+
+
 def test_a_missing_weight_decay_fails(monkeypatch):
     original = setup.recipe
 

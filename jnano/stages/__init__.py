@@ -51,6 +51,7 @@ STAGES: dict[str, str] = {
     "s29_paired_heads": "interleaved RoPE; layers 0, 2, 5, 9 attend in head pairs over the doubled row (58-59)",
     "s29b_fused_softcapped_loss": "the training loss from the raw head output, softcap and CE in float32 (60)",
     "s30_unified_banks": "attention and MLP weights in two banks, the head stored transposed, embed synced (61)",
+    "s31_bigram_embed": "bigram hash embedding added at every layer's mix; key offset on the position-free half (62)",
 }
 
 

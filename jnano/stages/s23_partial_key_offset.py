@@ -58,13 +58,17 @@ def offset_stationary_keys(k: Float[Array, "batch seq head dim"]) -> Float[Array
 class KeyOffsetAttention(RowBankAttention):
     """#48's attention with the keys' stationary dims one position late (long-window layers)."""
 
+    def offset_keys(self, k):
+        """Which of the key's dims come from the previous position (#62 moves them)."""
+        return offset_stationary_keys(k)
+
     def heads(self, x, bank, vi, lambdas, mask, rope, scale):
         q, k, v = qkv_heads(x, scaled(lambdas[0], bank[:3].astype(x.dtype)), self.n_head)
         q, k = qk_norm_rope(q, k, rope)
         if vi is not None:
             v = v + vi.reshape(v.shape).astype(v.dtype)
         B, T = x.shape[:2]
-        return attend(q, offset_stationary_keys(k), v, mask, scale).reshape(B, T, -1)
+        return attend(q, self.offset_keys(k), v, mask, scale).reshape(B, T, -1)
 
 
 class GPT(s22b_premul_out.GPT):
@@ -87,12 +91,20 @@ class GPT(s22b_premul_out.GPT):
     def smear_lambda(self):
         return self.tail_scalar(0)
 
+    def injected(self, idx):
+        """What every layer's mix adds besides the stream and x0: (per-layer lambdas, a tensor
+        like the stream), or None (#62 adds its bigram embedding)."""
+        return None
+
     def hidden(self, idx, window):
         resid, x0_share, sa_lambdas = self.stream_lambdas()
+        injected = self.injected(idx)
 
         def mixed(i, block):
             def run(x, vi, x0, mask):
                 x = scaled(resid[0] + x0_share[0], x) if i == 0 else scaled(resid[i], x) + scaled(x0_share[i], x0)
+                if injected is not None:
+                    x = x + scaled(injected[0][i], injected[1])
                 return block.sublayers(x, vi, mask, sa_lambdas[i])
             return run
 
