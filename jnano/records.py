@@ -1393,6 +1393,22 @@ _RECORDS: tuple[Record, ...] = (
         notes="A 5 x 50304-row bigram hash table added at every layer's mix; the key offset moved to the "
               "position-free half of the keys.",
     ),
+    Record(
+        id="63",
+        date="2026-01-26",
+        time="1.650 minutes",
+        description="Untie Value Embeds",
+        stage="s31b_untied_value_embeds",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1575),
+        optimizer=_bigram_62(_unified_61(_MIXED_57)).with_schedule(
+            StagedCooldown(1535, 0.55, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40)),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-01-26-UntieValueEmbeddings/43955d93-6914-40cb-bdf8-786ace93784f.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="Five value tables, one per value layer (layers 0, 1, 8, 9, 10).",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

@@ -163,7 +163,7 @@ _ENTRIES = (
     Entry('62', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-19_BigramHashEmbedding/40ec7bb6-14b3-46f8-90b7-bb5ed188faba.txt',
           'd615f5f3dd5acd5b7bdfed719741c12ee5cc23020a21ebdc9ef5cfcd3966abf9', "flex"),
     Entry('63', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-26-UntieValueEmbeddings/43955d93-6914-40cb-bdf8-786ace93784f.txt',
-          'f80bd851aa8e7c8519d06352074604417387642afdbda31b4009c44d89c58732', None),
+          'f80bd851aa8e7c8519d06352074604417387642afdbda31b4009c44d89c58732', "flex"),
     Entry('64', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-30_MimeticValueOutput/runs/0f262f64-20c4-4268-9ae7-d7440c810abd.txt',
           'bdd270a14a248ca6f3c3362a99b7096e4a21b8955f681195773d9a988ada8642', None),
     Entry('65', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-30_VeFused/0ba09d92-4ef1-440f-85e3-9d2766294db4.txt',

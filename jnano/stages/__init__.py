@@ -52,6 +52,7 @@ STAGES: dict[str, str] = {
     "s29b_fused_softcapped_loss": "the training loss from the raw head output, softcap and CE in float32 (60)",
     "s30_unified_banks": "attention and MLP weights in two banks, the head stored transposed, embed synced (61)",
     "s31_bigram_embed": "bigram hash embedding added at every layer's mix; key offset on the position-free half (62)",
+    "s31b_untied_value_embeds": "five value tables, one per value layer (63)",
 }
 
 
