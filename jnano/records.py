@@ -1409,6 +1409,22 @@ _RECORDS: tuple[Record, ...] = (
         multi_token=MultiTokenWeights(),
         notes="Five value tables, one per value layer (layers 0, 1, 8, 9, 10).",
     ),
+    Record(
+        id="64",
+        date="2026-01-30",
+        time="1.630 minutes",
+        description="Tuned nonzero Attn V and O init",
+        stage="s31c_mimetic_init",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1555),
+        optimizer=_bigram_62(_unified_61(_MIXED_57)).with_schedule(
+            StagedCooldown(1515, 0.55, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40)),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-01-30_MimeticValueOutput/runs/0f262f64-20c4-4268-9ae7-d7440c810abd.txt"),
+        window=THIRDS_42,
+        multi_token=MultiTokenWeights(),
+        notes="#63's function; W_V and W_O start at +-sqrt(0.05) times the per-head identity plus N(0, 0.01).",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

@@ -165,7 +165,7 @@ _ENTRIES = (
     Entry('63', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-26-UntieValueEmbeddings/43955d93-6914-40cb-bdf8-786ace93784f.txt',
           'f80bd851aa8e7c8519d06352074604417387642afdbda31b4009c44d89c58732', "flex"),
     Entry('64', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-30_MimeticValueOutput/runs/0f262f64-20c4-4268-9ae7-d7440c810abd.txt',
-          'bdd270a14a248ca6f3c3362a99b7096e4a21b8955f681195773d9a988ada8642', None),
+          'bdd270a14a248ca6f3c3362a99b7096e4a21b8955f681195773d9a988ada8642', "flex"),
     Entry('65', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-30_VeFused/0ba09d92-4ef1-440f-85e3-9d2766294db4.txt',
           'aa00d8c3af26bdeb858b2254ced11a99602dcb295972db991b1b60f9df5355e9', None),
     Entry("66", MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-30_VeFused/0ba09d92-4ef1-440f-85e3-9d2766294db4.txt',

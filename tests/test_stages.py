@@ -64,3 +64,24 @@ def test_51_embeds_with_the_heads_rows():
     before, after = np.asarray(jnano.logits(model, idx)), np.asarray(jnano.logits(moved, idx))
     others = np.arange(before.shape[-1]) != token
     assert np.abs(after[..., others] - before[..., others]).max() > 1e-3
+
+
+def test_64s_mimetic_init_makes_v_o_near_minus_beta_identity():
+    """#64 (2026-01-30 MimeticValueOutput): per head, W_V ~ sqrt(b) I and W_O ~ -sqrt(b) I
+    (b = 0.05) plus N(0, 0.01): V O^T near -b I, block-diagonal by head; Q and K untouched."""
+    import jnano
+    from jnano.stages.s31c_mimetic_init import MIMETIC_BETA, MIMETIC_NOISE
+
+    model = jnano.build_model("64", seed=0, n_embd=128, n_head=2)
+    bank = np.asarray(model.attn_bank, np.float32)
+    d, hd = 128, 64
+    v, o = bank[:, 2 * d:3 * d], bank[:, 3 * d:]
+    block = np.kron(np.eye(2), np.ones((hd, hd))).astype(bool)
+    diag = np.eye(d, dtype=bool)
+    assert np.allclose(v[:, diag].mean(), MIMETIC_BETA ** 0.5, atol=3e-3)
+    assert np.allclose(o[:, diag].mean(), -MIMETIC_BETA ** 0.5, atol=3e-3)
+    assert abs(v[:, ~diag].std() - MIMETIC_NOISE) < 1e-3 and abs(o[:, ~diag].std() - MIMETIC_NOISE) < 1e-3
+    vo = np.einsum("lij,lkj->lik", v.astype(np.float64), o.astype(np.float64))
+    assert np.allclose(vo[:, diag].mean(), -MIMETIC_BETA, atol=3e-3) and np.abs(vo[:, ~block]).mean() < 0.02
+    np.testing.assert_array_equal(bank[:, :2 * d], np.asarray(jnano.build_model("63", seed=0, n_embd=128, n_head=2)
+                                                              .attn_bank, np.float32)[:, :2 * d])

@@ -53,6 +53,7 @@ STAGES: dict[str, str] = {
     "s30_unified_banks": "attention and MLP weights in two banks, the head stored transposed, embed synced (61)",
     "s31_bigram_embed": "bigram hash embedding added at every layer's mix; key offset on the position-free half (62)",
     "s31b_untied_value_embeds": "five value tables, one per value layer (63)",
+    "s31c_mimetic_init": "mimetic W_V / W_O initialisation, +-sqrt(0.05) I per head (64)",
 }
 
 
