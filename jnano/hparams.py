@@ -93,7 +93,47 @@ class StagedCooldown(_Length):
     extension: int = 0
 
 
-Schedule = CosineWithWarmup | Trapezoid | CooldownToFloor | StagedCooldown
+def stage_bounds(scheduled: int, extension: int, durations: tuple[float, ...] = (1 / 3, 1 / 3, 1 / 3)
+                 ) -> list[tuple[int, int]]:
+    """#65 (2026-01-30 VeFused) `TrainingSchedule.boundaries`: the scheduled steps cut at
+    `round(c N)` for the cumulative durations c (Python's round, half to even), then the
+    extension: [(0, round(N/3)), (round(N/3), round(2N/3)), (round(2N/3), N), (N, N + ext)]."""
+    ends, total = [0], 0.0
+    for d in durations:
+        total += d
+        ends.append(round(total * scheduled))
+    if ends[-1] != scheduled:
+        raise ValueError(f"stage durations {durations} do not add up to the {scheduled} scheduled steps")
+    ends.append(scheduled + extension)
+    return list(zip(ends[:-1], ends[1:]))
+
+
+def stage_at(step: int, scheduled: int, extension: int) -> tuple[int, float]:
+    """#65's `TrainingSchedule.lookup`: (the stage `step` is in, the fraction of it done); past
+    the end, the last stage, all done."""
+    for i, (start, end) in enumerate(stage_bounds(scheduled, extension)):
+        if step < end:
+            return i, (step - start) / (end - start)
+    return len(stage_bounds(scheduled, extension)) - 1, 1.0
+
+
+@dataclass(frozen=True)
+class StageCooldown(_Length):
+    """#65 (2026-01-30 VeFused) `TrainingSchedule.get_lr`: the multiplier of the stage the step is
+    in (`stage_at`: `lr_muls` for the three scheduled stages, 1 in the extension), cooling
+    linearly to `floor` from `cd_start = int(N (1 - cooldown_frac))`:
+    `t = min(1, (s - cd_start) / (N - cd_start)); lr = m (1 - t) + floor t` (so `floor` from N on).
+    Unlike `StagedCooldown` (#46-#64), the stages end at `round(k N / 3)` and the cooldown starts
+    at an integer step."""
+
+    num_iterations: int
+    cooldown_frac: float
+    floor: float
+    lr_muls: tuple[float, ...]
+    extension: int = 0
+
+
+Schedule = CosineWithWarmup | Trapezoid | CooldownToFloor | StagedCooldown | StageCooldown
 
 
 # --- per-gradient transforms applied before the optimizer rules ---------------------------------
@@ -354,6 +394,8 @@ FP8_SCALES_BY_WIDTH_21C = FP8ScalesByWidth(24 / 448)  # #21c-#27
 FP8_SCALES_BY_WIDTH_28 = FP8ScalesByWidth(2**-9)  # #28 (2025-08-23 SparseAttnGate) on
 FP8_SCALES_51 = FP8Scales(100 / 448, 1.5 / 448, 0.75 / 448, "divide")  # #51 (2025-12-19 RetieLMHead): fixed
 FP8_SCALES_55 = FP8Scales(100 / 448, 1.6 / 448, 0.75 / 448, "divide")  # #55 (2025-12-29 VeSkipGates): w_s 1.6
+# #65 (2026-01-30 VeFused): grad_s times main's `grad_scale` (2 on 8 GPUs), as the loss is
+FP8_SCALES_65 = FP8Scales(100 / 448, 1.6 / 448, 2 * 0.75 / 448, "divide")
 
 
 def fp8_scales_21c(model_dim: int = 768) -> FP8Scales:
@@ -427,6 +469,15 @@ class UntieWithCopy(UntieAt):
 
 
 @dataclass(frozen=True)
+class UntieAtStage(UntieWithCopy):
+    """#65 (2026-01-30 VeFused): the split step is `TrainingSchedule.split_step`, the third
+    stage's first step made odd: `round(2N/3) | 1` (`stage_bounds`), not `ceil(2N/3) | 1`."""
+
+    def copy_step(self, scheduled: int) -> int:
+        return round(self.frac * scheduled) | 1
+
+
+@dataclass(frozen=True)
 class MultiTokenWeights:
     """#53's multi-token prediction: the training loss is `sum_k w_k CE(z_t, y_{t+k})` with
     weights `[1, 0.5, 0.25 (1 - 3x)]` for x < 1/3, `[1, 0.5 (1 - (3x - 1))]` for x < 2/3, `[1]`
@@ -435,7 +486,8 @@ class MultiTokenWeights:
 
     horizon: int = 3
 
-    def weights(self, step: int, scheduled: int) -> np.ndarray:
+    def weights(self, step: int, scheduled: int, extension: int = 0) -> np.ndarray:
+        del extension  # #53-#64 read the step against the scheduled steps only
         x = step / scheduled
         if x < 1 / 3:
             w = [1.0, 0.5, 0.25 * (1 - 3 * x)]
@@ -443,6 +495,21 @@ class MultiTokenWeights:
             w = [1.0, 0.5 * (1 - (3 * x - 1))]
         else:
             w = [1.0]
+        return np.asarray(w + [0.0] * (self.horizon - len(w)), np.float32)
+
+
+@dataclass(frozen=True)
+class StagedMultiTokenWeights(MultiTokenWeights):
+    """#65 (2026-01-30 VeFused): per `TrainingStage`, weights going linearly from `starts[i]` to
+    `ends[i]` over the stage (`stage_at`; `a + (b - a) t` in Python floats): [1, 0.5, 0.25 -> 0],
+    [1, 0.5 -> 0], [1], and [1] in the extension. `extension` is the lr schedule's."""
+
+    starts: tuple[tuple[float, ...], ...] = ((1.0, 0.5, 0.25), (1.0, 0.5), (1.0,), (1.0,))
+    ends: tuple[tuple[float, ...], ...] = ((1.0, 0.5, 0.0), (1.0, 0.0), (1.0,), (1.0,))
+
+    def weights(self, step: int, scheduled: int, extension: int = 0) -> np.ndarray:
+        i, t = stage_at(step, scheduled, extension)
+        w = [a + (b - a) * t for a, b in zip(self.starts[i], self.ends[i])]
         return np.asarray(w + [0.0] * (self.horizon - len(w)), np.float32)
 
 
@@ -532,14 +599,19 @@ class BatchStages:
 
     stages: tuple[int, ...]
     extension: int
+    # "int" (#46-#64: stage `int(3 step / N)`) or "round" (#65's `TrainingSchedule`: `stage_at`)
+    bounds: str = "int"
 
     def tokens(self, step: int, scheduled: int) -> int:
         if step >= scheduled:
             return self.extension
+        if self.bounds == "round":
+            return self.stages[stage_at(step, scheduled, 0)[0]]
         return self.stages[int(len(self.stages) * (step / scheduled))]
 
     def scaled(self, factor: float) -> "BatchStages":
-        return BatchStages(tuple(round(t * factor) for t in self.stages), round(self.extension * factor))
+        return replace(self, stages=tuple(round(t * factor) for t in self.stages),
+                       extension=round(self.extension * factor))
 
 
 @dataclass(frozen=True)
@@ -582,7 +654,12 @@ __all__ = [
     "ClipGlobalNorm",
     "CooldownToFloor",
     "CosineWithWarmup",
+    "StageCooldown",
     "StagedCooldown",
+    "StagedMultiTokenWeights",
+    "UntieAtStage",
+    "stage_at",
+    "stage_bounds",
     "DistAdam",
     "FP8Scales",
     "FP8_SCALES_19",
@@ -590,6 +667,7 @@ __all__ = [
     "FP8_SCALES_21C",
     "FP8_SCALES_51",
     "FP8_SCALES_55",
+    "FP8_SCALES_65",
     "GlobalData",
     "Group",
     "Muon",

@@ -17,7 +17,10 @@ import numpy as np
 
 from jnano.hparams import (
     BatchStages,
+    StageCooldown,
     StagedCooldown,
+    StagedMultiTokenWeights,
+    UntieAtStage,
     POLAR_EXPRESS_COEFFS,
     AdamW,
     BosAlignedData,
@@ -43,7 +46,7 @@ from jnano.hparams import (
     UntieWithCopy,
     Upstream,
 )
-from jnano.window_schedule import (BLOCKS_16, BLOCKS_18, BLOCKS_19, THIRDS_29, THIRDS_31, THIRDS_33, THIRDS_42, TOKENS_13,
+from jnano.window_schedule import (BLOCKS_16, BLOCKS_18, BLOCKS_19, STAGES_65, THIRDS_29, THIRDS_31, THIRDS_33, THIRDS_42, TOKENS_13,
                                    TOKENS_15, WindowSchedule)
 
 MODDED = "KellerJordan/modded-nanogpt"
@@ -83,7 +86,7 @@ class Record:
         n, ext = schedule.num_iterations, schedule.extension
         out = {k: np.int32(v) for k, v in self.window.args(step, n, ext).items()} if self.window else {}
         if self.multi_token is not None:
-            out["mtp_weights"] = self.multi_token.weights(step, n)
+            out["mtp_weights"] = self.multi_token.weights(step, n, ext)
         if self.optimizer.untie is not None:
             out["untied"] = np.bool_(self.optimizer.untie.untied(step, n))
         return out
@@ -377,6 +380,15 @@ def _bigram_62(recipe: OptimizerRecipe) -> OptimizerRecipe:
     groups = recipe.groups + (Group("bigram", Select(("bigram_embed.weight",)), tables),)
     return replace(recipe, groups=groups).with_schedule(
         StagedCooldown(1560, 0.55, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
+
+
+def _staged_65(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#65's `TrainingSchedule`: the lr by stage (1, 1.52, 1.73), cooling from `int(0.45 N)`,
+    the split at `round(2N/3) | 1`; the value tables one parameter in Adam's value group."""
+    groups = tuple(replace(g, select=Select(("value_embeds",))) if g.name == "value_embeds" else g
+                   for g in recipe.groups)
+    return replace(recipe, groups=groups, untie=UntieAtStage(synced_transpose=True)).with_schedule(
+        StageCooldown(1535, 0.55, 0.1, (1.0, 1.52, 1.73), extension=40))
 
 
 def _smoothed_scalars_52(recipe: OptimizerRecipe) -> OptimizerRecipe:
@@ -1424,6 +1436,39 @@ _RECORDS: tuple[Record, ...] = (
         window=THIRDS_42,
         multi_token=MultiTokenWeights(),
         notes="#63's function; W_V and W_O start at +-sqrt(0.05) times the per-head identity plus N(0, 0.01).",
+    ),
+    Record(
+        id="65",
+        date="2026-01-30",
+        time="1.613 minutes",
+        description="Group Value Embeds into single parameter",
+        stage="s32_fused_value_embeds",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1575,
+                         batch_stages=replace(_STAGED_BATCH_49.batch_stages, bounds="round")),
+        optimizer=_staged_65(_bigram_62(_unified_61(_MIXED_57))),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-01-30_VeFused/0ba09d92-4ef1-440f-85e3-9d2766294db4.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="The value tables one bf16 parameter; the loss scaled by 2 (grad_scale) with the FP8 head's grad_s; "
+              "the schedules by TrainingStage (round(kN/3) bounds, cooldown from int(0.45 N), split round(2N/3)|1).",
+    ),
+    Record(
+        id="66",
+        date="2026-01-31",
+        time="1.595 minutes",
+        description="Torch 2.10",
+        stage="s32_fused_value_embeds",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1575,
+                         batch_stages=replace(_STAGED_BATCH_49.batch_stages, bounds="round")),
+        optimizer=_staged_65(_bigram_62(_unified_61(_MIXED_57))),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-01-30_VeFused/0ba09d92-4ef1-440f-85e3-9d2766294db4.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="#65 re-timed under torch 2.10 (no log of its own): #65's code and function.",
     ),
 )
 

@@ -30,7 +30,8 @@ class WindowSchedule:
     | "blocks_18" | #18 | `int(((1 - x) * 128 + x * 1856) // 128)` blocks, x = s/N |
     | "blocks_19" | #19-#28 | `next_multiple_of_n(1728 * s/N, 128) // 128` blocks |
     | "thirds_29" | #29-#41 | `sizes[int(len(sizes) * (s / (1 + N)))]` blocks: one size per third |
-    | "thirds_42" | #42 on | `sizes[int(len(sizes) * s / N)]`, then `validate` from step N on |
+    | "thirds_42" | #42-#64 | `sizes[int(len(sizes) * s / N)]`, then `validate` from step N on |
+    | "stages_65" | #65 on | the long window of the `TrainingStage` the step is in (`hparams.stage_at`) |
 
     `validate` (#31 on): the window at step N, the final validation (`args.ws_validate`).
     `final_layer_validate` (#33 on): the last layer's long window there (`ws_validate_final_layer`,
@@ -68,6 +69,10 @@ class WindowSchedule:
             return self.sizes[int(len(self.sizes) * x)]
         if self.form == "thirds_42":  # the extension steps already run at the final window
             return self.validate if s >= n else self.sizes[int(len(self.sizes) * (s / n))]
+        if self.form == "stages_65":  # the extension stage's window is `sizes[-1]`
+            from jnano.hparams import stage_at
+
+            return self.sizes[stage_at(s, n, extension)[0]]
         raise ValueError(f"unknown window schedule form {self.form!r}")
 
     def args(self, step: int, num_iterations: int, extension: int = 0) -> dict[str, int]:
@@ -89,3 +94,5 @@ THIRDS_29 = WindowSchedule("thirds_29", "blocks", (3, 7, 11))
 THIRDS_31 = WindowSchedule("thirds_29", "blocks", (3, 7, 11), validate=13)
 THIRDS_33 = WindowSchedule("thirds_29", "blocks", (3, 7, 11), validate=13, final_layer_validate=20)
 THIRDS_42 = WindowSchedule("thirds_42", "blocks", (3, 7, 11), validate=13, final_layer_validate=20)
+# #65's TRAINING_STAGES: long windows 3, 7, 11 and 13 in the extension (the short ones half of them)
+STAGES_65 = WindowSchedule("stages_65", "blocks", (3, 7, 11, 13), validate=13, final_layer_validate=20)

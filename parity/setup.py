@@ -95,7 +95,7 @@ def short_schedule(schedule: hp.Schedule) -> hp.Schedule:
         return dataclasses.replace(schedule, num_iterations=8, extension=2)
     if isinstance(schedule, hp.CooldownToFloor):
         return dataclasses.replace(schedule, num_iterations=12)
-    if isinstance(schedule, hp.StagedCooldown):  # #46: peaks from steps 3 and 6, cooling from 4
+    if isinstance(schedule, (hp.StagedCooldown, hp.StageCooldown)):  # #46: peaks from steps 3 and 6, cooling from 4
         return dataclasses.replace(schedule, num_iterations=8, extension=2)
     raise TypeError(f"no short form for schedule {schedule!r}")
 
@@ -155,7 +155,7 @@ def for_declared(args: dict, declared) -> dict:
     `num_scheduled_iterations + num_extension_iterations`, a class attribute computed once at
     definition: replacing the parts does not update it, so it is set too."""
     out = {k: v for k, v in args.items() if k in declared}
-    if "num_scheduled_iterations" in declared:
+    if "num_scheduled_iterations" in declared and "num_iterations" in declared:  # (#65 computes it elsewhere)
         out["num_iterations"] = args["num_scheduled_iterations"] + args["num_extension_iterations"]
     return out
 
@@ -168,7 +168,7 @@ def table_args(record: str) -> dict:
     out = vars(upstream_args(record, rec.optimizer)).copy()
     if entry_for(record).family == "flex":
         s = rec.optimizer.schedule
-        if isinstance(s, (hp.CooldownToFloor, hp.StagedCooldown)):
+        if isinstance(s, (hp.CooldownToFloor, hp.StagedCooldown, hp.StageCooldown)):
             out.update(cooldown_frac=s.cooldown_frac, batch_size=t.batch_tokens)  # tokens, #18 on
         else:
             out.update(batch_size=t.batch_tokens // t.seq_len, device_batch_size=t.device_batch)  # rows

@@ -169,13 +169,16 @@ def _probe(record: str, model, logits_fn, value_and_grad, idx, targets) -> Resul
 ROUNDING_BAND = 1e-4
 
 
-def _rounding_flip_allowance(g32: np.ndarray) -> float:
+def _rounding_flip_allowance(g32: np.ndarray, noise: np.ndarray | None = None) -> float:
     """#57: a bf16 weight's gradient is the float32 gradient rounded to bf16 (upstream's
-    `.type_as(x)` backward). Where the float32 value lies within `ROUNDING_BAND` of the RMS of a
-    rounding midpoint, either neighbour is correct: the norm of those entries' bf16 ulps."""
+    `.type_as(x)` backward); #61 on a bf16 weight's Adam step rounds `p + u` into bf16. Where the
+    float32 value lies within `ROUNDING_BAND` of the RMS of what carries the float32 noise (the
+    gradient; or the update `noise`) of a rounding midpoint, either neighbour is correct: the norm
+    of those entries' bf16 ulps."""
     rounded = np.asarray(jnp.asarray(g32, jnp.float32).astype(jnp.bfloat16).astype(jnp.float32), np.float64)
     ulp = 2.0 ** (np.floor(np.log2(np.maximum(np.abs(rounded), np.finfo(np.float32).tiny))) - 7)
-    near = 0.5 * ulp - np.abs(g32 - rounded) <= ROUNDING_BAND * np.sqrt(np.mean(g32 * g32))
+    noise = g32 if noise is None else noise
+    near = 0.5 * ulp - np.abs(g32 - rounded) <= ROUNDING_BAND * np.sqrt(np.mean(noise * noise))
     return float(np.linalg.norm(ulp[near]))
 
 
@@ -240,7 +243,7 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
     @eqx.filter_jit
     def apply(m, s, g):
         updates, s = opt.update(g, s, eqx.filter(m, eqx.is_array))
-        return applied(m, updates), s
+        return applied(m, updates), s, updates
 
     undecayed = _undecayed_apply(recipe, model0)
     out: Results = {}
@@ -249,7 +252,8 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
         before = _masters(model, state)
         grads = _tree_from_names(model, grads_np)
         plain = _masters(*undecayed(model, state, grads)) if undecayed else {}
-        model, state = apply(model, state, grads)
+        model, state, steps = apply(model, state, grads)
+        steps = named_parameters(steps)
         for n, p in _masters(model, state).items():
             update = np.asarray(p, np.float64) - np.asarray(before[n], np.float64)
             out[f"update{step}/{n}"] = update
@@ -257,6 +261,9 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
             if n in plain:
                 ulp += _mask_flip_allowance(update, np.asarray(plain[n], np.float64) - np.asarray(before[n], np.float64),
                                             np.asarray(before[n], np.float64))
+            if p.dtype == jnp.bfloat16:  # a bf16 weight without a float32 master (#61's head, #65's tables)
+                step32 = np.asarray(steps[n], np.float64)
+                ulp += _rounding_flip_allowance(np.asarray(before[n], np.float64) + step32, step32)
             out[f"ulp/update{step}/{n}"] = np.float64(ulp)
     if not model_checks:
         return out
@@ -270,7 +277,7 @@ def jax_results(record: str, shape: dict, state_dict: dict, batches, recipe: hp.
     losses = []
     for step, (x, y) in enumerate(batches):  # the same compiled functions as above: no compile per step
         loss, grads = value_and_grad(model, jnp.asarray(x), jnp.asarray(y), schedule_args(record, step))
-        model, state = apply(model, state, grads)
+        model, state, _ = apply(model, state, grads)
         losses.append(float(loss))
     out["trajectory"] = np.array(losses)
     out["final_logits"] = np.asarray(logits_fn(model, idx, schedule_args(record, setup.STEPS)), np.float64)

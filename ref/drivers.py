@@ -250,9 +250,11 @@ class FlexDriver(TopLevelDriver):
     # `run_id` from a fresh uuid, read by its `Hyperparameters`, and `flash_attn_interface`
     # inside `if 'H100' in gpu_name:` (FA3 from the hub, else the flash_attn package).
     # `grad_accum_steps` (main's `8 // world_size`), read by #61's `advance_schedule`: the driver
-    # runs one micro-batch per step
+    # runs one micro-batch per step. `grad_scale` (#65: main's `2 / grad_accum_steps`) as on 8
+    # GPUs: the loss is scaled by it, and the FP8 head's gradient scale with it
     NAMESPACE = {**kernels.NAMESPACE, "flash_attn_varlen_func": varlen.flash_attn_varlen_func,
                  "get_kernel": varlen.get_kernel, "device": "cpu", "run_id": "ref", "grad_accum_steps": 1,
+                 "grad_scale": 2.0,
                  "flash_attn_interface": varlen.get_kernel("flash-attention-3").flash_attn_interface}
 
     def __init__(self, module: ModuleType, precision: str = "fp32"):
@@ -274,6 +276,7 @@ class FlexDriver(TopLevelDriver):
         self._setup_names = set().union(set(), *(toplevel._stores(s) for s in plan.setup.body))
         self._window_model, self._window_step = None, -1  # whose window state the module holds
         self._built: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its set-up's names
+        self._loss_scale = compile(ast.Expression(plan.loss_scale), filename, "eval")
         self._window_args = [compile(ast.Expression(a), filename, "eval") for a in plan.window_args]
         self._window_kwargs = {k: compile(ast.Expression(v), filename, "eval") for k, v in plan.window_kwargs.items()}
         # upstream's inputs are int32 from #15 on (its loader casts them); targets int64
@@ -474,6 +477,8 @@ class FlexDriver(TopLevelDriver):
         finally:
             self.m.F, self.torch_proxy.capture = torch.nn.functional, None
         loss = out[1] if isinstance(out, tuple) else out
+        # the loss as the loop backpropagates it (#65: `* grad_scale`); `1 / grad_accum_steps` is 1 here
+        loss = loss * eval(self._loss_scale, vars(self.m))
         return functional.logits.view(*idx.shape, -1), loss
 
     def _batch(self, inputs: torch.Tensor) -> dict:

@@ -71,7 +71,8 @@ def step_hooks(source: str) -> ast.Module:
 
 MODEL_NAMES = ("model", "ddp_model", "raw_model")
 DRIVER_NAMES = {*MODEL_NAMES, "args", "step", "rank", "world_size"}  # what the driver binds itself
-FLEX_BOUND = {"device"}  # what the flex driver binds besides (`ref.drivers.FlexDriver.NAMESPACE`)
+# what the flex driver binds besides (`ref.drivers.FlexDriver.NAMESPACE`)
+FLEX_BOUND = {"device", "grad_accum_steps", "grad_scale"}
 # (#53: `adam_optimizers[0].copy_lm_to_embed()` after the step)
 _OPTIMIZER_WORDS = re.compile(r"\b(\w*optimizers?\d*|schedulers|param_groups|zero_grad)\b")
 
@@ -107,6 +108,23 @@ class FlexPlan:
     # set-up names the window statements read (#54 on: the loop's schedule lives in the
     # `TrainingManager` the set-up builds): the driver binds the model's own
     window_setup_names: list[str] = field(default_factory=list)
+    # what the loop multiplies the training loss by before its backward: `1 / grad_accum_steps`
+    # (#46 on, 1 for one process) or #65's `grad_scale` (2 on 8 GPUs, bound by the driver)
+    loss_scale: ast.expr = field(default_factory=lambda: ast.Constant(1))
+
+
+def _loss_scale(stmt: ast.stmt, call: ast.Call) -> ast.expr:
+    """The factor in `(model(...) * s).backward()` or `(model(...) / s).backward()` around
+    `call`; 1 for a plain `model(...).backward()` or a loss kept in a variable."""
+    for node in ast.walk(stmt):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "backward"
+                and isinstance(node.func.value, ast.BinOp) and node.func.value.left is call):
+            op, right = node.func.value.op, node.func.value.right
+            if isinstance(op, ast.Mult):
+                return right
+            if isinstance(op, ast.Div):
+                return ast.BinOp(ast.Constant(1), ast.Div(), right)
+    return ast.Constant(1)
 
 
 def _mod(stmts: list[ast.stmt]) -> ast.Module:
@@ -314,6 +332,10 @@ def flex_plan(source: str) -> FlexPlan:
     managed = _manager_setup(body, stop)
     if managed is not None:
         start, setup = managed
+        # the module-level objects the manager reads, built from `args` (#65's `training_schedule
+        # = TrainingSchedule(TRAINING_STAGES, args.num_scheduled_iterations, ...)`): re-run with the set-up
+        manager = next(c for c in body if isinstance(c, ast.ClassDef) and c.name == setup[0].value.func.id)
+        setup = _top_level_defs(body, start, _loads(manager), bound=FLEX_BOUND) + setup
     else:
         start, end = _setup_range(body, stop)
         setup = [s for s in body[start:end + 1]
@@ -361,7 +383,8 @@ def flex_plan(source: str) -> FlexPlan:
     clears = any(_clears_grads(s) for s in _reached_code(hooks, body))
     return FlexPlan(_mod(casts), _mod(setup), _mod(window_init), _mod(pre), window_args, window_kwargs,
                     _mod(hooks_init), _mod(hooks), autocast, dropped, batch_names, clears, _mod(micro_pre),
-                    state_names, _mod(state_init), _mod(state_pre), window_setup_names)
+                    state_names, _mod(state_init), _mod(state_pre), window_setup_names,
+                    ast.fix_missing_locations(_loss_scale(loop.body[j], call)))
 
 
 def _step_state(before: list[ast.stmt], hooks: list[ast.stmt]) -> tuple[list[str], list[ast.stmt]]:

@@ -435,3 +435,38 @@ def test_54s_training_manager_runs_as_our_schedules_say(modded_checkout):
             copied.append(step)
     assert copied[0] == untie.copy_step(schedule.num_iterations)
     assert untie.split_step(schedule.num_iterations) == copied[0] + 1
+
+
+@pytest.mark.upstream
+@pytest.mark.parametrize("scheduled,extension", [(8, 2), (11, 3), (1535, 40)])
+def test_65s_training_schedule_is_ours(modded_checkout, scheduled, extension):
+    """#65's `TrainingSchedule`, built by the driver from the arguments it is given: its stage
+    bounds, lr, multi-token weights, windows, batch sizes and split step are our record's
+    (`hp.stage_bounds`, `StageCooldown`, `StagedMultiTokenWeights`, `STAGES_65`, `BatchStages`
+    with round bounds, `UntieAtStage`) at every step, for lengths whose thirds round both ways."""
+    import dataclasses
+
+    from jnano import hparams as hp
+    from jnano import records
+    from jnano.optim.schedules import host_multiplier
+    from parity import setup
+
+    rec = records.get("65")
+    schedule = dataclasses.replace(rec.optimizer.schedule, num_iterations=scheduled, extension=extension)
+    up = ref.load("65", modded_checkout)
+    args = vars(setup.upstream_args("65", rec.optimizer.with_schedule(schedule)))
+    up.set_args(SimpleNamespace(**setup.for_declared(args, up.driver.declared_args())))
+    ns = vars(up.driver.m)
+    exec(ast.unparse(up.driver.plan.setup.body[0]) + "\n" + ast.unparse(up.driver.plan.setup.body[1]), ns)
+    theirs = ns["training_schedule"]
+    assert theirs.boundaries == hp.stage_bounds(scheduled, extension)
+    assert theirs.split_step == rec.optimizer.untie.copy_step(scheduled)
+    for step in range(schedule.steps + 1):
+        stage, _ = theirs.lookup(step)
+        assert theirs.get_lr(step) == host_multiplier(schedule, step), step
+        ours = rec.model_args(step, schedule)
+        w = theirs.mtp_weights[step].numpy()
+        np.testing.assert_array_equal(np.pad(w, (0, 3 - w.size)), ours["mtp_weights"])
+        if step < schedule.steps:
+            assert stage.window_sizes[1] == ours["window"] and stage.window_sizes[0] == ours["window"] // 2
+            assert stage.batch_size == rec.training.batch_stages.tokens(step, scheduled)

@@ -212,7 +212,7 @@ def train(args: RunArgs) -> Result:
             t0 = time.perf_counter()
             params, opt_state, loss = step_c(params, opt_state, xg, yg, schedule_of(step))
             # waits for the step: the clock stops when the device is done
-            loss = float(loss) / (x.shape[1] if summed else 1)
+            loss = float(loss) / (x.shape[1] if summed else 1) / type(model).train_loss_scale
             trained_tokens += x.size
             train_ms += 1000 * (time.perf_counter() - t0)
             timed_steps += 1

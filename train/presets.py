@@ -52,7 +52,7 @@ def rescale_schedule(schedule: hp.Schedule, steps: int) -> hp.Schedule:
     if isinstance(schedule, hp.Trapezoid):
         return dataclasses.replace(schedule, warmup=scale(schedule.warmup), warmdown=max(1, scale(schedule.warmdown)),
                                    num_iterations=steps)
-    if isinstance(schedule, (hp.CooldownToFloor, hp.StagedCooldown)):
+    if isinstance(schedule, (hp.CooldownToFloor, hp.StagedCooldown, hp.StageCooldown)):
         extension = round(schedule.extension * steps / schedule.steps)
         return dataclasses.replace(schedule, num_iterations=steps - extension, extension=extension)
     raise TypeError(f"cannot rescale schedule {schedule!r}")

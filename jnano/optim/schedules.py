@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from jnano.hparams import CooldownToFloor, CosineWithWarmup, Schedule, StagedCooldown, Trapezoid
+from jnano.hparams import CooldownToFloor, CosineWithWarmup, Schedule, StageCooldown, StagedCooldown, Trapezoid, stage_at
 
 
 def _staged_host(s: StagedCooldown, step: int) -> float:
@@ -22,6 +22,16 @@ def _staged_host(s: StagedCooldown, step: int) -> float:
     return peak
 
 
+def _stage_host(s: StageCooldown, step: int) -> float:
+    i, _ = stage_at(step, s.num_iterations, s.extension)
+    lr = s.lr_muls[i] if i < len(s.lr_muls) else 1.0  # the extension's own (unused: t is 1 there)
+    cd_start = int(s.num_iterations * (1 - s.cooldown_frac))
+    if step >= cd_start:
+        t = min(1.0, (step - cd_start) / (s.num_iterations - cd_start))
+        lr = lr * (1 - t) + s.floor * t
+    return lr
+
+
 def _first_step(n: int, holds) -> int:
     """The first step s in 0..n with `holds(s / n)` in float64 (upstream's comparisons), n + 1
     if none: thresholds compared on the host, so float32 cannot move a boundary."""
@@ -33,6 +43,8 @@ def host_multiplier(schedule: Schedule, step: int) -> float:
     (CooldownToFloor records, for #42's float64 Adam step sizes)."""
     if isinstance(schedule, StagedCooldown):
         return _staged_host(schedule, step)
+    if isinstance(schedule, StageCooldown):
+        return _stage_host(schedule, step)
     if not isinstance(schedule, CooldownToFloor):
         raise TypeError(f"no host form for schedule {schedule!r}")
     x = step / (schedule.steps if schedule.extension_cools else schedule.num_iterations)
@@ -73,6 +85,10 @@ def multiplier(schedule: Schedule, step) -> jnp.ndarray:
         cooling = it >= _first_step(n, lambda x: x >= 1 - schedule.cooldown_frac)
         out = jnp.where(cooling, peak * w + (1.0 - w) * schedule.floor, peak)
         return jnp.where(it > n, jnp.float32(schedule.floor), out)
+    if isinstance(schedule, StageCooldown):
+        # #65: upstream's Python floats, tabulated on the host and rounded once
+        table = np.asarray([_stage_host(schedule, s) for s in range(schedule.steps + 1)], np.float32)
+        return jnp.asarray(table)[jnp.clip(jnp.asarray(step, jnp.int32), 0, schedule.steps)]
     raise TypeError(f"unknown schedule {schedule!r}")
 
 

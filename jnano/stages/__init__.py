@@ -54,6 +54,7 @@ STAGES: dict[str, str] = {
     "s31_bigram_embed": "bigram hash embedding added at every layer's mix; key offset on the position-free half (62)",
     "s31b_untied_value_embeds": "five value tables, one per value layer (63)",
     "s31c_mimetic_init": "mimetic W_V / W_O initialisation, +-sqrt(0.05) I per head (64)",
+    "s32_fused_value_embeds": "the value tables one bf16 parameter, the loss x2 (grad_scale), staged schedules (65)",
 }
 
 

@@ -29,6 +29,9 @@ class LanguageModel(eqx.Module):
     train_loss_dtype: ClassVar[str] = "float32"
     # the fewest heads the model can be built with (#58 pairs them: 2)
     min_heads: ClassVar[int] = 1
+    # what the training loss is multiplied by before its gradient (#65: main's `grad_scale`,
+    # 2 on 8 GPUs); the logged training loss is divided by it again
+    train_loss_scale: ClassVar[float] = 1.0
 
     def __call__(self, idx: Int[Array, "batch seq"], **schedule) -> Float[Array, "batch seq vocab"]:
         raise NotImplementedError
