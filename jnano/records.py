@@ -1470,6 +1470,24 @@ _RECORDS: tuple[Record, ...] = (
         multi_token=StagedMultiTokenWeights(),
         notes="#65 re-timed under torch 2.10 (no log of its own): #65's code and function.",
     ),
+    Record(
+        id="67",
+        date="2026-01-31",
+        time="1.540 minutes",
+        description="Tune fused softcap kernels and fuse fp8 quantization in LM head",
+        stage="s33_fp8_in_loss",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1555,
+                         batch_stages=replace(_STAGED_BATCH_49.batch_stages, bounds="round")),
+        optimizer=_staged_65(_bigram_62(_unified_61(_MIXED_57))).with_schedule(
+            StageCooldown(1515, 0.55, 0.1, (1.0, 1.52, 1.73), extension=40)),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-01-24_ImprovedLMHead/record/73a071ac-522d-4ce0-a4d6-cf3955a376e4.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="The FP8 head fused into the loss kernel (the logits' float32 gradient cast to e5m2 directly); "
+              "W_O drawn like q, k, v at half #65's bound.",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

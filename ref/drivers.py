@@ -291,7 +291,7 @@ class FlexDriver(TopLevelDriver):
         if "create_block_mask" in vars(m):
             m.create_block_mask = flex.create_block_mask
         m.rank, m.world_size = 0, 1
-        kernels.install(m, lambda: self.torch_proxy.capture)  # #27 on: Triton kernel wrappers
+        kernels.install(m, lambda: self.torch_proxy.capture, precision)  # #27 on: Triton kernel wrappers
         mantissa.install(m)  # #57 on: the bf16 weight + mantissa update
         self._unwrap_compiled_methods()
         # dropped top-level statements that complete a definition: `mm_op.register_autograd(...)`

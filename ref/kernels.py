@@ -136,7 +136,35 @@ class FusedLinearReLUSquareFunction(torch.autograd.Function):
         return dx.view(x.shape), dW1, dW2
 
 
-def _softcapped_cross_entropy(capture: Callable[[], object]) -> type:
+def _softcapped_losses(logits: torch.Tensor, targets, weights: torch.Tensor, A, B, C):
+    """#60's forward kernel: per row `sum_k w_k (lse(z) - z[y_{row+k}])` over the rows that have
+    a k-th target and positive weights, `z = A sigmoid((x + B) / C)` in float32; and the lse."""
+    z = A * torch.sigmoid((_f32(logits) + B) / C)
+    lse = torch.logsumexp(z, dim=-1)
+    n = logits.shape[0]
+    losses = torch.zeros(n, dtype=torch.float32)
+    for k, w in enumerate(weights.tolist()):
+        if w > 0 and k < n:
+            picked = z[: n - k].gather(1, targets[k:].long()[:, None])[:, 0]
+            losses[: n - k] += w * (lse[: n - k] - picked)
+    return z, losses, lse
+
+
+def _softcapped_logit_grad(logits: torch.Tensor, targets, weights: torch.Tensor, lse, grad_output, A, B, C):
+    """#60's backward kernel before its final cast: the exact float32 gradient of the losses
+    with respect to the logits."""
+    n = logits.shape[0]
+    sig = torch.sigmoid((_f32(logits) + B) / C)
+    z = A * sig
+    rows = torch.arange(n)
+    s_w = sum(torch.where(rows + k < n, w, 0.0) for k, w in enumerate(weights.tolist()))
+    grad_z = s_w[:, None] * torch.exp(z - lse[:, None])
+    for k, w in enumerate(weights.tolist()):
+        grad_z[rows[: n - k], targets[k:].long()] -= w
+    return grad_output[:, None] * grad_z * ((1.0 / C) * z * (1.0 - sig))
+
+
+def _softcapped_cross_entropy(capture: Callable[[], object], precision: str = "fp32") -> type:
     """#60's `FusedSoftcappedCrossEntropy` (the Triton forward and backward kernels); `capture()`
     is the driver's logit recorder while it runs a forward, which gets the softcapped logits the
     kernel computes (what the cross entropy sees, as `F.cross_entropy`'s input before #60)."""
@@ -144,41 +172,66 @@ def _softcapped_cross_entropy(capture: Callable[[], object]) -> type:
     class FusedSoftcappedCrossEntropy(torch.autograd.Function):
         @staticmethod
         def forward(ctx, logits, targets, mtp_weights, A=23.0, B=5.0, C=7.5):
-            if mtp_weights is None:
-                mtp_weights = torch.tensor([1.0], dtype=torch.float32)
-            u = (_f32(logits) + B) / C
-            z = A * torch.sigmoid(u)
+            weights = _f32(torch.tensor([1.0]) if mtp_weights is None else mtp_weights)
+            z, losses, lse = _softcapped_losses(logits, targets, weights, A, B, C)
             recorder = capture()
             if recorder is not None:
                 recorder.logits = z
-            lse = torch.logsumexp(z, dim=-1)
-            n = logits.shape[0]
-            losses = torch.zeros(n, dtype=torch.float32)
-            for k, w in enumerate(_f32(mtp_weights).tolist()):
-                if w > 0 and k < n:  # the kernel: rows with a k-th target, positive weights only
-                    target = targets[k:].long()
-                    picked = z[: n - k].gather(1, target[:, None])[:, 0]
-                    losses[: n - k] += w * (lse[: n - k] - picked)
-            ctx.save_for_backward(logits, targets, _f32(mtp_weights), lse)
+            ctx.save_for_backward(logits, targets, weights, lse)
             ctx.params = (A, B, C)
             return losses
 
         @staticmethod
         def backward(ctx, grad_output):
             logits, targets, weights, lse = ctx.saved_tensors
-            A, B, C = ctx.params
-            n = logits.shape[0]
-            u = (_f32(logits) + B) / C
-            sig = torch.sigmoid(u)
-            z = A * sig
-            rows = torch.arange(n)
-            s_w = sum(torch.where(rows + k < n, w, 0.0) for k, w in enumerate(weights.tolist()))
-            grad_z = s_w[:, None] * torch.exp(z - lse[:, None])
-            for k, w in enumerate(weights.tolist()):
-                grad_z[rows[: n - k], targets[k:].long()] -= w
-            grad_x = grad_output[:, None] * grad_z * ((1.0 / C) * z * (1.0 - sig))
+            grad = _softcapped_logit_grad(logits, targets, weights, lse, grad_output, *ctx.params)
             # the kernel writes bf16 (the record's logits are bf16): the logits' dtype here
-            return grad_x.to(logits.dtype), None, None, None, None, None
+            return grad.to(logits.dtype), None, None, None, None, None
+
+    return FusedSoftcappedCrossEntropy
+
+
+def _fp8_softcapped_cross_entropy(capture: Callable[[], object], precision: str = "fp32") -> type:
+    """#67's `FusedSoftcappedCrossEntropy(x, targets, mtp_weights, W, x_s, w_s, grad_s)`: the FP8
+    head (`x / x_s`, `W / w_s` to e4m3, one `_scaled_mm` to bf16 logits) and #60's kernels, whose
+    backward divides the float32 logit gradient by `grad_s` and casts it to e5m2 for the two
+    scaled matmuls. At fp32 precision the head is the plain float32 matmul (`x @ W`, the weight
+    read in float32), as the FP8 head is replaced everywhere in fp32 parity."""
+
+    class FusedSoftcappedCrossEntropy(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, targets, mtp_weights, lm_head_weight, x_s, w_s, grad_s, A=23.0, B=5.0, C=7.5):
+            weights = _f32(torch.tensor([1.0]) if mtp_weights is None else mtp_weights)
+            if precision == "fp32":
+                x_f8 = w_f8 = None
+                logits = x @ lm_head_weight.to(x.dtype)
+            else:
+                x_f8 = x.div(x_s).to(torch.float8_e4m3fn)
+                w_f8 = lm_head_weight.div(w_s).to(torch.float8_e4m3fn)
+                logits = ((_f32(x_f8) @ _f32(w_f8)) * (torch.tensor(x_s, dtype=torch.float32)
+                                                         * torch.tensor(w_s, dtype=torch.float32))).bfloat16()
+            z, losses, lse = _softcapped_losses(logits, targets, weights, A, B, C)
+            recorder = capture()
+            if recorder is not None:
+                recorder.logits = z
+            ctx.save_for_backward(logits, targets, weights, lse, x, lm_head_weight,
+                                  *(() if x_f8 is None else (x_f8, w_f8)))
+            ctx.params = (A, B, C, x_s, w_s, grad_s)
+            return losses
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            logits, targets, weights, lse, x, w, *f8 = ctx.saved_tensors
+            A, B, C, x_s, w_s, grad_s = ctx.params
+            grad = _softcapped_logit_grad(logits, targets, weights, lse, grad_output, A, B, C)
+            if not f8:
+                return grad @ w.to(grad.dtype).T, None, None, (x.T @ grad).to(w.dtype), None, None, None
+            x_f8, w_f8 = f8
+            g_f8 = (grad / grad_s).to(torch.float8_e5m2)
+            g_scale, w_scale = torch.tensor(grad_s, dtype=torch.float32), torch.tensor(w_s, dtype=torch.float32)
+            grad_x = ((_f32(g_f8) @ _f32(w_f8).T) * (g_scale * w_scale)).bfloat16()
+            grad_w = (_f32(x_f8).T @ _f32(g_f8)) * (torch.tensor(x_s, dtype=torch.float32) * g_scale)
+            return grad_x, None, None, grad_w, None, None, None
 
     return FusedSoftcappedCrossEntropy
 
@@ -189,28 +242,32 @@ STAND_INS: dict[str, Callable] = {"ns_line_1": ns_line_1, "ns_line_2": ns_line_2
 # autograd Functions replaced whole, by the parameters of their `forward` (a later record's
 # Function of another signature is refused rather than run with the wrong stand-in); each entry
 # makes the stand-in given the driver's logit recorder
-FUNCTIONS: dict[str, tuple[tuple[str, ...], Callable[[Callable[[], object]], type]]] = {
-    "FusedLinearReLUSquareFunction": (("ctx", "x", "W1", "W2"), lambda capture: FusedLinearReLUSquareFunction),
-    "FusedSoftcappedCrossEntropy": (("ctx", "logits", "targets", "mtp_weights", "A", "B", "C"),
-                                    _softcapped_cross_entropy),
+FUNCTIONS: dict[str, dict[tuple[str, ...], Callable[..., type]]] = {
+    "FusedLinearReLUSquareFunction": {("ctx", "x", "W1", "W2"): lambda capture, precision: FusedLinearReLUSquareFunction},
+    "FusedSoftcappedCrossEntropy": {
+        ("ctx", "logits", "targets", "mtp_weights", "A", "B", "C"): _softcapped_cross_entropy,
+        ("ctx", "x", "targets", "mtp_weights", "lm_head_weight", "x_s", "w_s", "grad_s", "A", "B", "C"):
+            _fp8_softcapped_cross_entropy,
+    },
 }
 
 
-def install(module: ModuleType, capture: Callable[[], object] = lambda: None) -> list[str]:
+def install(module: ModuleType, capture: Callable[[], object] = lambda: None, precision: str = "fp32") -> list[str]:
     """Bind the stand-in of every kernel wrapper and fused autograd Function `module` defines;
-    returns their names. `capture()`: where a loss stand-in records the logits it sees."""
+    returns their names. `capture()`: where a loss stand-in records the logits it sees;
+    `precision`: the driver's ("fp32" runs the FP8 pieces as float32 matmuls)."""
     names = [n for n in STAND_INS if n in vars(module)]
     for n in names:
         setattr(module, n, STAND_INS[n])
-    for name, (params, make) in FUNCTIONS.items():
+    for name, versions in FUNCTIONS.items():
         theirs = vars(module).get(name)
         if theirs is None:
             continue
         signature = tuple(inspect.signature(theirs.forward).parameters)
-        if signature != params:
-            raise NotImplementedError(f"{name}.forward{signature}: the reference has a stand-in for "
-                                      f"forward{params} only (ref/kernels.py)")
-        setattr(module, name, make(capture))
+        if signature not in versions:
+            raise NotImplementedError(f"{name}.forward{signature}: the reference has stand-ins for "
+                                      f"{sorted(versions)} only (ref/kernels.py)")
+        setattr(module, name, versions[signature](capture, precision))
         names.append(name)
     return names
 

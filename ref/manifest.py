@@ -172,7 +172,7 @@ _ENTRIES = (
           'aa00d8c3af26bdeb858b2254ced11a99602dcb295972db991b1b60f9df5355e9', "flex",
           note="no log of its own (Torch 2.10 upgrade): #65's code"),
     Entry('67', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-24_ImprovedLMHead/record/73a071ac-522d-4ce0-a4d6-cf3955a376e4.txt',
-          '6922d18f774ad5d01711a6945e169bbf34189ee57c870ca3659386a86a436b36', None),
+          '6922d18f774ad5d01711a6945e169bbf34189ee57c870ca3659386a86a436b36', "flex"),
     Entry('68', MODDED, MODDED_HEAD, 'records/track_1_short/2026-01-31-BigramHashH2D/112c686e-b0d6-4dc8-814a-1ad1f5d5b274.txt',
           '8e0a285618cdc2a97ac63204602f0cd0fae20a183679fc2be5c949056af78626', None),
     Entry('69', MODDED, MODDED_HEAD, 'records/track_1_short/2026-02-02_KernelTuning/25afb73a-332f-4d69-b9ab-f6261497f2d8.txt',

@@ -171,3 +171,41 @@ def test_jax_softcapped_loss_is_the_stand_in():
         expected = fn.apply(logits, targets, torch.tensor(theirs_w)).sum().item()
         assert abs(float(loss) - expected) <= 1e-6 * abs(expected)
         np.testing.assert_allclose(np.asarray(grad), x.grad.numpy(), rtol=2e-5, atol=1e-7)
+
+
+def test_fp8_loss_stand_in_is_our_fp8_head_and_loss():
+    """#67's FusedSoftcappedCrossEntropy stand-in at record precision (FP8 head, e5m2 gradient
+    straight from float32) against ours (`fp8_linear(..., float32_cotangent=True)` and
+    `softcapped_multi_token_cross_entropy`): the loss, and the gradients of the stream and the
+    head's weight, to the rounding of their float32 sums (an e5m2 or bf16 rounding decided
+    either way now and then)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jnano.hparams import FP8_SCALES_65
+    from jnano.nn.fp8 import fp8_linear
+    from jnano.nn.losses import softcapped_multi_token_cross_entropy
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(64, 32, generator=g).bfloat16()
+    w = (0.05 * torch.randn(32, 300, generator=g)).bfloat16()  # (d, V), #61's transposed head
+    targets = torch.randint(0, 300, (64,), generator=g)
+    weights = torch.tensor([1.0, 0.5, 0.25])
+    sc = FP8_SCALES_65
+    fn = kernels._fp8_softcapped_cross_entropy(lambda: None, "record")
+    xt, wt = x.clone().requires_grad_(), w.clone().requires_grad_()
+    theirs = fn.apply(xt, targets, weights, wt, sc.x_s, sc.w_s, sc.grad_s).sum()
+    theirs.backward()
+
+    def ours(xj, wj):
+        z = fp8_linear(xj, wj.T, sc, native=False, float32_cotangent=True)
+        return softcapped_multi_token_cross_entropy(z, jnp.asarray(targets.numpy()), jnp.asarray(weights.numpy()),
+                                                    23.0, 5.0, 7.5)
+
+    xj, wj = (jnp.asarray(t.float().numpy()).astype(jnp.bfloat16) for t in (x, w))
+    loss, (gx, gw) = jax.value_and_grad(ours, argnums=(0, 1))(xj, wj)
+    # the bf16 logits round float32 sums taken in another order: a few land an ulp (2^-8) apart
+    assert abs(float(loss) - theirs.item()) <= 1e-4 * abs(theirs.item())
+    for mine, other in ((gx, xt.grad), (gw, wt.grad)):
+        mine, other = np.asarray(mine, np.float64), other.double().numpy()
+        assert np.linalg.norm(mine - other) <= 2e-2 * np.linalg.norm(other)

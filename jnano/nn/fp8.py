@@ -127,51 +127,61 @@ def fp8_mm_forward(x: jax.Array, W: jax.Array, scales: FP8Scales, native: bool =
     return out, x_f8, w_f8
 
 
-def fp8_mm_backward(g: jax.Array, x_f8: jax.Array, w_f8: jax.Array, scales: FP8Scales, native: bool = False):
+def fp8_mm_backward(g: jax.Array, x_f8: jax.Array, w_f8: jax.Array, scales: FP8Scales, native: bool = False,
+                    float32_cotangent: bool = False):
     """Upstream `nanogpt::mm_backward`: returns `(grad_x bf16 (N, K), grad_W fp32 (V, K))`.
 
     `g_f8 = e5m2(bf16(g scaled by grad_s))`; `grad_x = bf16((g_f8 @ w_f8) * scale_g * scale_w)`;
     `grad_W = ((x_f8.T @ g_f8) * scale_x * scale_g).T` in fp32 (computed directly as (V, K)).
+    `float32_cotangent` (#67's fused loss kernel): `g_f8 = e5m2(g / grad_s)` from the float32 `g`.
     """
     sc = scales
-    g_f8 = to_e5m2(_scale_in(g.astype(jnp.bfloat16), sc.grad_s, sc.convention, jnp.bfloat16))
+    if float32_cotangent:
+        g_f8 = to_e5m2(_scale_in(g.astype(jnp.float32), sc.grad_s, sc.convention, jnp.float32))
+    else:
+        g_f8 = to_e5m2(_scale_in(g.astype(jnp.bfloat16), sc.grad_s, sc.convention, jnp.bfloat16))
     grad_x = (_mm(g_f8, w_f8, (1, 0), native) * sc.rescale(sc.grad_s, sc.w_s)).astype(jnp.bfloat16)
     grad_w = _mm(g_f8, x_f8, (0, 0), native) * sc.rescale(sc.x_s, sc.grad_s)
     return grad_x, grad_w
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _fp8_mm(scales, native, x, W):
-    return fp8_mm_forward(x, W, scales, native)[0]
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
+def _fp8_mm(scales, native, widened, x, W):
+    out = fp8_mm_forward(x, W, scales, native)[0]
+    return out.astype(jnp.float32) if widened else out
 
 
-def _fp8_mm_fwd(scales, native, x, W):
+def _fp8_mm_fwd(scales, native, widened, x, W):
     out, x_f8, w_f8 = fp8_mm_forward(x, W, scales, native)
-    return out, (x_f8, w_f8)
+    return (out.astype(jnp.float32) if widened else out), (x_f8, w_f8)
 
 
-def _fp8_mm_bwd(scales, native, res, g):
+def _fp8_mm_bwd(scales, native, widened, res, g):
     x_f8, w_f8 = res
-    return fp8_mm_backward(g, x_f8, w_f8, scales, native)
+    return fp8_mm_backward(g, x_f8, w_f8, scales, native, float32_cotangent=widened)
 
 
 _fp8_mm.defvjp(_fp8_mm_fwd, _fp8_mm_bwd)
 
 
-def fp8_linear(x: jax.Array, W: jax.Array, scales: FP8Scales, native: bool | None = None) -> jax.Array:
+def fp8_linear(x: jax.Array, W: jax.Array, scales: FP8Scales, native: bool | None = None,
+               float32_cotangent: bool = False) -> jax.Array:
     """The training-mode FP8 head: `CastedLinear(use_fp8=True)` / `lm_head_fp8` of #19-#25.
 
     x: (..., K), rounded to bf16 first (upstream's activation is always bf16); W: (V, K) fp32 master
     weight. Returns bf16 (..., V). The VJP is upstream's backward formula (not autodiff of the roundings);
     the cotangents come back in x's and W's own dtypes. `native=None` uses FP8 dot_general on
-    FP8-capable GPUs and the fp32 emulation elsewhere.
+    FP8-capable GPUs and the fp32 emulation elsewhere. `float32_cotangent` (#67, the FP8 head fused
+    into the loss kernel): the bf16 logits come back widened to float32, and the loss's float32
+    gradient goes to e5m2 without a bf16 rounding first.
     """
     if native is None:
         native = _native_default()
     lead, k = x.shape[:-1], x.shape[-1]
     if W.ndim != 2 or W.shape[1] != k:
         raise ValueError(f"W must be (V, {k}), got {W.shape}")
-    out = _fp8_mm(scales, bool(native), x.reshape(-1, k).astype(jnp.bfloat16), W.astype(jnp.float32))
+    out = _fp8_mm(scales, bool(native), bool(float32_cotangent), x.reshape(-1, k).astype(jnp.bfloat16),
+                  W.astype(jnp.float32))
     return out.reshape(*lead, W.shape[0])
 
 

@@ -54,7 +54,8 @@ STAGES: dict[str, str] = {
     "s31_bigram_embed": "bigram hash embedding added at every layer's mix; key offset on the position-free half (62)",
     "s31b_untied_value_embeds": "five value tables, one per value layer (63)",
     "s31c_mimetic_init": "mimetic W_V / W_O initialisation, +-sqrt(0.05) I per head (64)",
-    "s32_fused_value_embeds": "the value tables one bf16 parameter, the loss x2 (grad_scale), staged schedules (65)",
+    "s32_fused_value_embeds": "the value tables one bf16 parameter, the loss x2 (grad_scale), staged schedules (65-66)",
+    "s33_fp8_in_loss": "the FP8 head inside the loss kernel (float32 gradient to e5m2), all attention drawn (67)",
 }
 
 
