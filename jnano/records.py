@@ -1488,6 +1488,58 @@ _RECORDS: tuple[Record, ...] = (
         notes="The FP8 head fused into the loss kernel (the logits' float32 gradient cast to e5m2 directly); "
               "W_O drawn like q, k, v at half #65's bound.",
     ),
+    Record(
+        id="68",
+        date="2026-01-31",
+        time="1.535 minutes",
+        description="Move bigram hash to GPU",
+        stage="s33b_device_bigram_hash",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1555,
+                         batch_stages=replace(_STAGED_BATCH_49.batch_stages, bounds="round")),
+        optimizer=_staged_65(_bigram_62(_unified_61(_MIXED_57))).with_schedule(
+            StageCooldown(1515, 0.55, 0.1, (1.0, 1.52, 1.73), extension=40)),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-01-31-BigramHashH2D/112c686e-b0d6-4dc8-814a-1ad1f5d5b274.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="Branched before #67's loss: #65's function with #67's init; the bigram hash on the GPU, position 1 "
+              "with the true first token",
+    ),
+    Record(
+        id="69",
+        date="2026-02-02",
+        time="1.528 minutes",
+        description="Kernel Optimizations",
+        stage="s33c_kernel_tuning",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1555,
+                         batch_stages=replace(_STAGED_BATCH_49.batch_stages, bounds="round")),
+        optimizer=_staged_65(_bigram_62(_unified_61(_MIXED_57))).with_schedule(
+            StageCooldown(1515, 0.55, 0.1, (1.0, 1.52, 1.73), extension=40)),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-02-02_KernelTuning/25afb73a-332f-4d69-b9ab-f6261497f2d8.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="#65's function (the CPU hash again) with #67's init; Triton kernel tuning",
+    ),
+    Record(
+        id="71",
+        date="2026-02-06",
+        time="1.516 minutes",
+        description="Sparse bigram gradient comms and optimized loading on CPU",
+        stage="s33c_kernel_tuning",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1555,
+                         batch_stages=replace(_STAGED_BATCH_49.batch_stages, bounds="round")),
+        optimizer=_staged_65(_bigram_62(_unified_61(_MIXED_57))).with_schedule(
+            StageCooldown(1515, 0.55, 0.1, (1.0, 1.52, 1.73), extension=40)),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-02-06_SparseBigramGradient/02fee7bd-cd22-478b-9e8e-12e857ff3152.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="#69's function: the bigram gradient exchanged sparsely between GPUs (systems only)",
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

@@ -100,7 +100,7 @@ def _from_source(entry: Entry, source: Source, **options: Any) -> Reference:
     filename = source.origin
     driver = DRIVERS[entry.family]
     with driver.loading(source.main), _kernel_modules(source, driver):
-        module = execute(source.main, filename, namespace=dict(driver.NAMESPACE))
+        module = execute(source.main, filename, namespace=driver.namespace(source.main))
     if not hasattr(module, "GPT"):
         raise SourceError(f"{filename}: no GPT class after extraction")
     return Reference(entry.record, entry, source, driver(module, **options))

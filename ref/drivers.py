@@ -42,6 +42,12 @@ class Driver:
     # stand-ins bound where an import fails on the CPU (`ref.extract.execute`)
     NAMESPACE: dict[str, Any] = {}
 
+    @classmethod
+    def namespace(cls, source: str) -> dict[str, Any]:
+        """What the record's definitions execute in: `NAMESPACE`, and what a driver reads from
+        the source itself."""
+        return dict(cls.NAMESPACE)
+
     # -- model ---------------------------------------------------------------------------------
     def build_model(self, **shape: Any) -> torch.nn.Module:
         fields = {f.name for f in dataclasses.fields(self.m.GPTConfig)}
@@ -250,11 +256,10 @@ class FlexDriver(TopLevelDriver):
     # `run_id` from a fresh uuid, read by its `Hyperparameters`, and `flash_attn_interface`
     # inside `if 'H100' in gpu_name:` (FA3 from the hub, else the flash_attn package).
     # `grad_accum_steps` (main's `8 // world_size`), read by #61's `advance_schedule`: the driver
-    # runs one micro-batch per step. `grad_scale` (#65: main's `2 / grad_accum_steps`) as on 8
-    # GPUs: the loss is scaled by it, and the FP8 head's gradient scale with it
+    # runs one micro-batch per step. `grad_scale` (#65 on, main's `2 / grad_accum_steps`, from
+    # #72 `1 / grad_accum_steps`): bound by `loading` from the record's own line, as on 8 GPUs
     NAMESPACE = {**kernels.NAMESPACE, "flash_attn_varlen_func": varlen.flash_attn_varlen_func,
                  "get_kernel": varlen.get_kernel, "device": "cpu", "run_id": "ref", "grad_accum_steps": 1,
-                 "grad_scale": 2.0,
                  "flash_attn_interface": varlen.get_kernel("flash-attention-3").flash_attn_interface}
 
     def __init__(self, module: ModuleType, precision: str = "fp32"):
@@ -304,6 +309,17 @@ class FlexDriver(TopLevelDriver):
     @classmethod
     def loading(cls, source):
         return flex.own_op_namespace(source)
+
+    @classmethod
+    def namespace(cls, source: str) -> dict[str, Any]:
+        """`NAMESPACE`, and main's `grad_scale` (#65 on: `k / grad_accum_steps`, read by the head's
+        constructor and the loop) evaluated as on 8 GPUs."""
+        out = dict(cls.NAMESPACE)
+        scale = next((s.value for s in ast.parse(source).body if isinstance(s, ast.Assign)
+                      and [ast.unparse(t) for t in s.targets] == ["grad_scale"]), None)
+        if scale is not None:
+            out["grad_scale"] = eval(compile(ast.Expression(scale), "<grad_scale>", "eval"), {"grad_accum_steps": 1})
+        return out
 
     def _unwrap_compiled_methods(self) -> None:
         """`@torch.compile` on a method (#25 `DistAdam.step`; #56's static `DistAdam._update_step`)
@@ -538,6 +554,8 @@ class FlexDriver(TopLevelDriver):
         ns.update(model=model, raw_model=model, ddp_model=model, step=step, rank=0, world_size=1)
         # Muon's bf16 update buffers (#12-#23) follow the Newton-Schulz precision of this step
         self.torch_proxy.buffer_dtype = torch.float32 if fp32_ns else None
+        for name in self.plan.batch_names:  # (#71's micro-step reads the hash it does nothing with on one GPU)
+            ns.setdefault(name, None)
         with self._ns(fp32_ns), single_process(), quiet(), flex.on_cpu():
             exec(self._hooks_init, ns)
             exec(self._micro_pre, ns)

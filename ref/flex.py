@@ -147,7 +147,7 @@ class _Ops:
 # -- torch and torch.distributed -----------------------------------------------------------------
 
 _FACTORIES = ("empty", "zeros", "ones", "full", "tensor", "arange", "randint", "randn", "rand",
-              "linspace")
+              "linspace", "empty_like")  # (#71: `torch.empty_like(x, pin_memory=True)`)
 
 
 class FlexTorchProxy(TorchProxy):

@@ -114,16 +114,20 @@ class FlexPlan:
 
 
 def _loss_scale(stmt: ast.stmt, call: ast.Call) -> ast.expr:
-    """The factor in `(model(...) * s).backward()` or `(model(...) / s).backward()` around
-    `call`; 1 for a plain `model(...).backward()` or a loss kept in a variable."""
+    """The factor the loop's backward puts on the loss `call` returns: `(model(...) * s).backward()`,
+    `(model(...) / s).backward()`, or #71's `loss = model(...) * s; ...; loss.backward()`; 1 for a
+    plain `model(...).backward()`."""
     for node in ast.walk(stmt):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "backward"
-                and isinstance(node.func.value, ast.BinOp) and node.func.value.left is call):
-            op, right = node.func.value.op, node.func.value.right
-            if isinstance(op, ast.Mult):
-                return right
-            if isinstance(op, ast.Div):
-                return ast.BinOp(ast.Constant(1), ast.Div(), right)
+        scaled = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "backward":
+            scaled = node.func.value
+        elif isinstance(node, ast.Assign):
+            scaled = node.value
+        if isinstance(scaled, ast.BinOp) and scaled.left is call:
+            if isinstance(scaled.op, ast.Mult):
+                return scaled.right
+            if isinstance(scaled.op, ast.Div):
+                return ast.BinOp(ast.Constant(1), ast.Div(), scaled.right)
     return ast.Constant(1)
 
 

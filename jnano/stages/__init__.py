@@ -56,6 +56,8 @@ STAGES: dict[str, str] = {
     "s31c_mimetic_init": "mimetic W_V / W_O initialisation, +-sqrt(0.05) I per head (64)",
     "s32_fused_value_embeds": "the value tables one bf16 parameter, the loss x2 (grad_scale), staged schedules (65-66)",
     "s33_fp8_in_loss": "the FP8 head inside the loss kernel (float32 gradient to e5m2), all attention drawn (67)",
+    "s33b_device_bigram_hash": "#65's function with #67's init; the bigram hash with the true first token (68)",
+    "s33c_kernel_tuning": "#65's function with #67's init (69, 71)",
 }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -65,6 +66,9 @@ class ValueGatedHalfKeyOffsetAttention(GatedValues, HalfKeyOffsetAttention):
 class GPT(s30_unified_banks.GPT):
     config: Config = eqx.field(static=True)
     bigram_embed: Embedding
+    # position 1's previous token in the hash: the reserved id, as the CPU hash in the loader
+    # gives it (`jnano.nn.bigram`; #68 hashes on the GPU, with the true first token)
+    bigram_first_previous: ClassVar[str] = "reserved"
 
     def stream_lambdas(self):
         n = self.config.n_layer
@@ -76,7 +80,8 @@ class GPT(s30_unified_banks.GPT):
 
     def injected(self, idx):
         n = self.config.n_layer
-        hashes = jax.vmap(lambda row: bigram_hash(row, self.config.bigram_vocab_size - 1))(idx)
+        modulus, first = self.config.bigram_vocab_size - 1, self.bigram_first_previous
+        hashes = jax.vmap(lambda row: bigram_hash(row, modulus, first))(idx)
         return self.scalars[3 * n:4 * n], self.bigram_embed(hashes)
 
 
