@@ -124,7 +124,8 @@ class StageCooldown(_Length):
     linearly to `floor` from `cd_start = int(N (1 - cooldown_frac))`:
     `t = min(1, (s - cd_start) / (N - cd_start)); lr = m (1 - t) + floor t` (so `floor` from N on).
     Unlike `StagedCooldown` (#46-#64), the stages end at `round(k N / 3)` and the cooldown starts
-    at an integer step."""
+    at an integer step. #72 guards the division (t = 1 when `N - cd_start <= 0`, where #65-#71
+    divide by zero) and raises the floor to 0.15."""
 
     num_iterations: int
     cooldown_frac: float
@@ -601,6 +602,10 @@ class BatchStages:
     extension: int
     # "int" (#46-#64: stage `int(3 step / N)`) or "round" (#65's `TrainingSchedule`: `stage_at`)
     bounds: str = "int"
+    # #72 on: the packed documents' cut by stage (the extension's is the last); step 0 keeps
+    # `PackedData.max_seq_len`, the length the loader was built with (#72: 2048, the value its
+    # warmup left in `args`; #74 on: the first stage's)
+    max_seq_lens: tuple[int, ...] | None = None
 
     def tokens(self, step: int, scheduled: int) -> int:
         if step >= scheduled:
@@ -608,6 +613,14 @@ class BatchStages:
         if self.bounds == "round":
             return self.stages[stage_at(step, scheduled, 0)[0]]
         return self.stages[int(len(self.stages) * (step / scheduled))]
+
+    def max_seq_len(self, step: int, scheduled: int, first: int) -> int:
+        """The packed documents' cut at `step` (`first` at step 0 and without `max_seq_lens`)."""
+        if self.max_seq_lens is None or step == 0:
+            return first
+        if self.bounds != "round":
+            raise ValueError("max_seq_lens follow #65's TrainingSchedule stages (bounds='round')")
+        return self.max_seq_lens[min(stage_at(step, scheduled, 0)[0], len(self.max_seq_lens) - 1)]
 
     def scaled(self, factor: float) -> "BatchStages":
         return replace(self, stages=tuple(round(t * factor) for t in self.stages),

@@ -301,6 +301,9 @@ _STAGED_BATCH_49 = replace(_STAGED_BATCH_46, num_iterations=2110)
 _STAGED_49 = _premul_48(_STAGED_46).with_schedule(
     StagedCooldown(2070, 0.55, 0.1, peaks=((1 / 3, 1.51), (2 / 3, 1.93)), extension=40))
 
+# #72's: #65's stages cutting documents at 896 tokens in the first (step 0 at the loader's 2048)
+_SEQ_LEN_STAGES_72 = replace(_STAGED_BATCH_49.batch_stages, bounds="round", max_seq_lens=(896, 2048, 2048, 2048))
+
 # #50's: cautious weight decay 0.005 on Adam's tables and head (the scalars' wd_mul is 0), 2050 + 40
 _CAUTIOUS_ADAM_50 = replace(_STAGED_49, groups=tuple(
     replace(g, rule=replace(g.rule, cautious_weight_decay=0.005)) if g.name in ("embed", "head") else g
@@ -1524,6 +1527,24 @@ _RECORDS: tuple[Record, ...] = (
         notes="#65's function (the CPU hash again) with #67's init; Triton kernel tuning",
     ),
     Record(
+        id="70",
+        date="2026-02-03",
+        time="1.521 minutes",
+        description="Tune value embed layout and ve_gates",
+        stage="s34_shifted_value_embeds",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1547,
+                         batch_stages=replace(_STAGED_BATCH_49.batch_stages, bounds="round")),
+        optimizer=_staged_65(_bigram_62(_unified_61(_MIXED_57))).with_schedule(
+            StageCooldown(1507, 0.55, 0.1, (1.0, 1.52, 1.73), extension=40)),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-02-03_VeTuned/42cbebac-0599-4a89-a00e-26d1c4cad140.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="Value tables on layers 1, 2, 8, 9, 10; each value gate reads 6 input channels and 6 of the "
+              "embedding; the tables drawn N(0, 0.01).",
+    ),
+    Record(
         id="71",
         date="2026-02-06",
         time="1.516 minutes",
@@ -1539,6 +1560,23 @@ _RECORDS: tuple[Record, ...] = (
         window=STAGES_65,
         multi_token=StagedMultiTokenWeights(),
         notes="#69's function: the bigram gradient exchanged sparsely between GPUs (systems only)",
+    ),
+    Record(
+        id="72",
+        date="2026-02-10",
+        time="1.496 minutes",
+        description="Increase minimum lr and add max_seq_len schedule",
+        stage="s35_short_window",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1555, batch_stages=_SEQ_LEN_STAGES_72),
+        optimizer=_staged_65(_bigram_62(_unified_61(_MIXED_57))).with_schedule(
+            StageCooldown(1515, 0.55, 0.15, (1.0, 1.52, 1.73), extension=40)),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-02-10_ShortWindow/Short-Window_1_1.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="From #67: documents cut at 896 tokens in the first stage (2048 at step 0 and from the second), "
+              "a 2-block short window in the third, lr floor 0.15, grad_scale 1.",
     ),
 )
 

@@ -470,3 +470,34 @@ def test_65s_training_schedule_is_ours(modded_checkout, scheduled, extension):
         if step < schedule.steps:
             assert stage.window_sizes[1] == ours["window"] and stage.window_sizes[0] == ours["window"] // 2
             assert stage.batch_size == rec.training.batch_stages.tokens(step, scheduled)
+
+
+@pytest.mark.upstream
+def test_72s_hard_coded_steps_are_our_stages(modded_checkout):
+    """#72's `advance_schedule` hard-codes steps 1, 505, 1010 and 1515: at its 1515 + 40 steps they
+    are the `TrainingStage` bounds, so our stage-keyed forms say the same at every step: the
+    short window (2 blocks in the third stage, `s35.GPT.window_tokens`), the documents' cut
+    (`BatchStages.max_seq_len`, 2048 at step 0 in a fresh process) and the lr floor 0.15."""
+    from jnano import records
+    from jnano.optim.schedules import host_multiplier
+    from jnano.stages import s35_short_window
+    from parity import setup
+
+    rec = records.get("72")
+    schedule = rec.optimizer.schedule
+    up = ref.load("72", modded_checkout)
+    args = vars(setup.upstream_args("72", rec.optimizer))
+    up.set_args(SimpleNamespace(**setup.for_declared(args, up.driver.declared_args())))
+    torch.manual_seed(0)
+    model = up.build_model(vocab_size=50304, n_layer=11, n_head=2, n_embd=128, seq_len=512)
+    up.build_optimizer(model, SimpleNamespace(**setup.for_declared(args, up.driver.declared_args())))
+    window_tokens = s35_short_window.GPT.window_tokens
+    stages, first = rec.training.batch_stages, rec.training.data.max_seq_len
+    ns = vars(up.driver.m)
+    for step in range(schedule.steps):
+        config = up.driver.window_args(step, {"cum_seqlens": None, "bigram_inputs": None}, model)[0][-1]
+        ours = window_tokens(None, rec.model_args(step, schedule)["window"])
+        assert (config.ws_short, config.ws_long) == (int(ours["S"]), int(ours["L"])), step
+        assert ns["args"].train_max_seq_len == stages.max_seq_len(step, schedule.num_iterations, first), step
+        assert ns["training_schedule"].get_lr(step) == host_multiplier(schedule, step), step
+    assert host_multiplier(schedule, schedule.steps) == 0.15

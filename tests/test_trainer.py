@@ -315,6 +315,34 @@ def test_batch_stages_grow_the_rows_and_resume_in_stage(tmp_path):
         TrainStream(training, files)
 
 
+def test_max_seq_len_stages_cut_documents_from_step_one(tmp_path):
+    """#72: documents are cut at the first stage's length from step 1 on (step 0 keeps the
+    loader's own length, what upstream's warmup left behind), at the later stages' after."""
+    import dataclasses
+
+    from jnano import hparams as hp
+    from jnano import records
+    from parity.synthetic_data import write_split
+    from train.presets import make_plan
+    from train.stream import TrainStream
+
+    files = sorted(p for p in write_split(tmp_path, seed=7, shards=2, shard_tokens=80_000, mean_len=150,
+                                          long_len=900) if "_train_" in p.name)
+    plan = make_plan(records.get(46), "smoke", steps=8)
+    stages = dataclasses.replace(plan.training.batch_stages, bounds="round", max_seq_lens=(100, 300, 300, 300))
+    training = dataclasses.replace(plan.training, data=hp.PackedData(max_seq_len=300), batch_stages=stages)
+    stream = TrainStream(training, files, scheduled=6)  # stages [0, 2), [2, 4), [4, 6)
+
+    def longest_document(row):
+        starts = np.flatnonzero(row == 50256).tolist() + [len(row)]
+        return max(np.diff(starts))
+
+    longest = [max(longest_document(r) for r in stream.next()[0]) for _ in range(6)]
+    assert [stream.max_seq_len_at(s) for s in range(6)] == [300, 100, 300, 300, 300, 300]
+    assert longest[1] <= 100 and all(n > 100 for n in (longest[0], *longest[2:])), longest
+    assert all(n <= 300 for n in longest)
+
+
 # --- against upstream's own model + optimizer, on the trainer's batches --------------------------
 
 

@@ -73,12 +73,14 @@ class TrainStream:
         elif isinstance(spec, hp.PackedData):
             # the model reads the documents off the BOS tokens (jnano.nn.masks): cu_seqlens stays here
             packed = packed_batches(files, training.batch_tokens, spec.max_seq_len, training.world)
+            self._max_seq_len = spec.max_seq_len
 
             def next_packed():
-                tokens = self.tokens_at(self.position)
+                tokens, cut = self.tokens_at(self.position), self.max_seq_len_at(self.position)
                 # upstream's loop: `send((tokens, max_seq_len, grad_accum))` when the stage changes
-                b = next(packed) if tokens == self._tokens else packed.send((tokens, spec.max_seq_len, 1))
-                self._tokens = tokens
+                same = (tokens, cut) == (self._tokens, self._max_seq_len)
+                b = next(packed) if same else packed.send((tokens, cut, 1))
+                self._tokens, self._max_seq_len = tokens, cut
                 return b.inputs, b.targets
 
             self._next, self._reset = next_packed, None
@@ -91,6 +93,11 @@ class TrainStream:
         if self.stages is None:
             return self.training.batch_tokens
         return self.stages.tokens(step, self.scheduled)
+
+    def max_seq_len_at(self, step: int) -> int:
+        """Where packed documents are cut at `step` (#72 on: by its batch stage)."""
+        first = self.training.data.max_seq_len
+        return first if self.stages is None else self.stages.max_seq_len(step, self.scheduled, first)
 
     def _read(self) -> tuple[np.ndarray, np.ndarray]:
         rows = self.training.world * self.training.device_batch

@@ -27,7 +27,8 @@ def _stage_host(s: StageCooldown, step: int) -> float:
     lr = s.lr_muls[i] if i < len(s.lr_muls) else 1.0  # the extension's own (unused: t is 1 there)
     cd_start = int(s.num_iterations * (1 - s.cooldown_frac))
     if step >= cd_start:
-        t = min(1.0, (step - cd_start) / (s.num_iterations - cd_start))
+        denom = s.num_iterations - cd_start  # #72's guard: no cooldown steps, the floor at once
+        t = 1.0 if denom <= 0 else min(1.0, (step - cd_start) / denom)
         lr = lr * (1 - t) + s.floor * t
     return lr
 

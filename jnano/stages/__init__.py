@@ -58,6 +58,8 @@ STAGES: dict[str, str] = {
     "s33_fp8_in_loss": "the FP8 head inside the loss kernel (float32 gradient to e5m2), all attention drawn (67)",
     "s33b_device_bigram_hash": "#65's function with #67's init; the bigram hash with the true first token (68)",
     "s33c_kernel_tuning": "#65's function with #67's init (69, 71)",
+    "s34_shifted_value_embeds": "value tables on layers 1, 2, 8-10, gates reading the embedding too, N(0, .01) (70)",
+    "s35_short_window": "#67 with grad_scale 1 and a 2-block short window in the third stage (72)",
 }
 
 

@@ -34,6 +34,10 @@ class GPT(s26_value_skip_gates.GPT):
     attn_gate_bank: Float[Array, "attention_layers heads gate"]
     ve_gate_bank: Float[Array, "value_layers heads gate"]
 
+    def value_layers(self) -> tuple[int, ...]:
+        """The layers that add a value embedding, in the order of the value gates' bank rows."""
+        return VALUE_LAYERS
+
     def attention_layers(self) -> list[int]:
         return [i for i, b in enumerate(self.blocks) if b.attn is not None]
 
@@ -43,7 +47,7 @@ class GPT(s26_value_skip_gates.GPT):
         for row, i in enumerate(self.attention_layers()):
             blocks[i] = eqx.tree_at(lambda b: b.attn.attn_gate, blocks[i], Linear(self.attn_gate_bank[row]),
                                     is_leaf=_is_none)
-        for row, i in enumerate(VALUE_LAYERS):
+        for row, i in enumerate(self.value_layers()):
             blocks[i] = eqx.tree_at(lambda b: b.attn.value_embed_gate, blocks[i], Linear(self.ve_gate_bank[row]),
                                     is_leaf=_is_none)
         return eqx.tree_at(lambda m: m.blocks, self, tuple(blocks))
