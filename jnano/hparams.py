@@ -277,11 +277,15 @@ class Muon:
     # matrix of the trailing two dims, `bank` row blocks each where set), cycled over the
     # stack's matrices: the MLP bank's (c_fc, c_proj) pairs take (1, 2)
     matrix_lr_mul: tuple[float, ...] = (1.0,)
+    # the momentum buffer's lerp weight 1 - mu: "float64" (Python's, rounded once by torch.lerp)
+    # or "float32" (#74's compiled `polar_express`: `1 - momentum_t`, a float32 tensor)
+    momentum_complement: str = "float64"
 
     def __post_init__(self):
         # a misspelt form would silently build the other one (the builders test for one value)
         for name, allowed in (("normuon_form", ("separate", "fused")), ("normuon_axis", ("longer", "rows")),
-                              ("master", (None, "mantissa")), ("master_products", ("float32", "float64"))):
+                              ("master", (None, "mantissa")), ("master_products", ("float32", "float64")),
+                              ("momentum_complement", ("float32", "float64"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"Muon.{name} must be one of {allowed}, not {getattr(self, name)!r}")
 

@@ -431,6 +431,33 @@ def _unified_61(recipe: OptimizerRecipe) -> OptimizerRecipe:
         StagedCooldown(1725, 0.5, 0.1, peaks=((1 / 3, 1.52), (2 / 3, 1.73)), extension=40))
 
 
+def _lanes_73(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#73's: `x0_lambdas` gone; the per-sublayer `w_post`, `x0_lambda`, `bigram_lambda` (lr x1)
+    and `resid_lambda` (lr x5) in Adam, betas (0.9, 0.95), no decay. 1470 + 40, cooldown 0.6."""
+    x0 = next(g.rule for g in recipe.groups if g.name == "x0")
+    lanes = replace(x0, betas=(0.9, 0.95))
+    groups = tuple(g for g in recipe.groups if g.name != "x0") + (
+        Group("lanes", Select(("w_post", "x0_lambda", "bigram_lambda")), replace(lanes, lr=0.008)),
+        Group("resid", Select(("resid_lambda",)), replace(lanes, lr=0.008 * 5)))
+    return replace(recipe, groups=groups).with_schedule(StageCooldown(1470, 0.6, 0.1, (1.0, 1.52, 1.73), extension=40))
+
+
+def _layer_lambdas_74(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#74's: the lambdas by layer under new names (`post_lambdas`, `x0_lambdas`,
+    `bigram_lambdas`, `resid_lambdas`), trained as #73's; NorMuon's momentum fused into its compiled
+    orthogonalisation, `1 - mu` in float32. 1450 + 40, cooldown 0.6, floor 0.15."""
+    groups = tuple(replace(g, select=Select(("post_lambdas", "x0_lambdas", "bigram_lambdas"))) if g.name == "lanes"
+                   else replace(g, select=Select(("resid_lambdas",))) if g.name == "resid"
+                   else replace(g, rule=replace(g.rule, momentum_complement="float32")) if isinstance(g.rule, Muon)
+                   else g for g in recipe.groups)
+    return replace(recipe, groups=groups).with_schedule(StageCooldown(1450, 0.6, 0.15, (1.0, 1.52, 1.73), extension=40))
+
+
+# #74's (master after #72): the first stage's cut, 896, from step 0
+_SEQ_LEN_STAGES_74 = replace(_STAGED_BATCH_49, num_iterations=1490, data=PackedData(max_seq_len=896),
+                             batch_stages=_SEQ_LEN_STAGES_72)
+
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -1577,6 +1604,39 @@ _RECORDS: tuple[Record, ...] = (
         multi_token=StagedMultiTokenWeights(),
         notes="From #67: documents cut at 896 tokens in the first stage (2048 at step 0 and from the second), "
               "a 2-block short window in the third, lr floor 0.15, grad_scale 1.",
+    ),
+    Record(
+        id="73",
+        date="2026-02-12",
+        time="1.485 minutes",
+        description="Partitioned Hyperconnections",
+        stage="s36_partitioned_lanes",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=replace(_STAGED_BATCH_49, num_iterations=1510,
+                         batch_stages=replace(_STAGED_BATCH_49.batch_stages, bounds="round")),
+        optimizer=_lanes_73(_staged_65(_bigram_62(_unified_61(_MIXED_57)))),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-02-12_ParallelResiduals/451050db-d471-49db-b19b-be824bb896d0.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="From #69 with #67's loss and #68's hash: two residual lanes from layer 7 (attention reads lane 0, "
+              "the MLP lane 1), per-sublayer bf16 lambdas; grad_scale 1.",
+    ),
+    Record(
+        id="74",
+        date="2026-02-16",
+        time="1.468 minutes",
+        description="Flattened GPT forward, removed post-attention lambdas, transpose kernels",
+        stage="s37_flattened_forward",
+        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+        training=_SEQ_LEN_STAGES_74,
+        optimizer=_layer_lambdas_74(_lanes_73(_staged_65(_bigram_62(_unified_61(_MIXED_57))))),
+        bf16_params=BF16_BIGRAM_62,
+        upstream=_log("2026-02-16_FlattenForward/pr233/2026-02-16_21-30-05_time-362_secs_F-inject-post-attn_9f12a3.txt"),
+        window=STAGES_65,
+        multi_token=StagedMultiTokenWeights(),
+        notes="#73 merged with #70-#72 (value layout, CPU hash, 896-token first stage, floor 0.15); lambdas by layer, "
+              "no post-attention lambda on one-lane layers, the injection into lane 0 only.",
     ),
 )
 

@@ -26,6 +26,17 @@ from ref import flex, kernels, mantissa, toplevel, varlen
 from ref.shims import DistStub, FunctionalProxy, TorchProxy, fp32_newton_schulz, quiet, single_process
 
 
+
+def _is_kernel_alias(stmt: ast.stmt, m) -> bool:
+    """`NAME = Defined.attr`: a new name for an attribute of something the module defines."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+        return False
+    value = stmt.value
+    while isinstance(value, ast.Attribute):
+        value = value.value
+    return (isinstance(stmt.value, ast.Attribute) and isinstance(value, ast.Name) and value.id in vars(m)
+            and stmt.targets[0].id not in vars(m))
+
 class Driver:
     """Base: builds `GPT(GPTConfig(**shape))` and runs `model(idx, targets)`."""
 
@@ -300,8 +311,10 @@ class FlexDriver(TopLevelDriver):
         mantissa.install(m)  # #57 on: the bf16 weight + mantissa update
         self._unwrap_compiled_methods()
         # dropped top-level statements that complete a definition: `mm_op.register_autograd(...)`
+        # and #74's aliases of what the kernel module defines, `ReLUSqrdMLP = FusedLinearReLUSquareFunction.apply`,
+        # bound after the stand-ins replaced it
         for stmt in ast.parse(source).body:
-            if isinstance(stmt, ast.Expr) and "register_autograd" in ast.unparse(stmt):
+            if (isinstance(stmt, ast.Expr) and "register_autograd" in ast.unparse(stmt)) or _is_kernel_alias(stmt, m):
                 exec(compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec"), vars(m))
         if precision == "fp32" and "lm_head_fp8" in vars(m):
             m.lm_head_fp8 = lambda x, w: torch.nn.functional.linear(x, w.type_as(x))

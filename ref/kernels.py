@@ -98,6 +98,26 @@ def ns_line_2(A: torch.Tensor, alpha: float, beta: float, out: torch.Tensor) -> 
     return out
 
 
+def xtx(A: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """#74 `XTX_kernel`: `out = A^T @ A` (batched over a leading axis), accumulated in fp32."""
+    a = _f32(A)
+    out.copy_(a.mT @ a)
+    return out
+
+
+def transpose_copy(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """#74 `transpose_copy`: `dst = src^T` (exact)."""
+    dst.copy_(src.T)
+    return dst
+
+
+def transpose_add(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """#74 `transpose_add`: `dst += src^T`, in the tensors' dtype (the kernel adds the loaded values
+    and stores them rounded, as torch's add does)."""
+    dst.add_(src.T)
+    return dst
+
+
 def linear_relu_square(a: torch.Tensor, b: torch.Tensor, aux: torch.Tensor | None = None):
     """#59 `linear_relu_square_kernel`: `c = a @ b^T` accumulated in fp32 and rounded to a's dtype;
     forward (`aux` None): `(c, relu(c)^2)`, the square of the rounded c rounded once; backward
@@ -238,7 +258,8 @@ def _fp8_softcapped_cross_entropy(capture: Callable[[], object], precision: str 
 
 # #38 renames the two wrappers (`XXT`, `ba_plus_cAA`): the same kernels
 STAND_INS: dict[str, Callable] = {"ns_line_1": ns_line_1, "ns_line_2": ns_line_2, "XXT": ns_line_1,
-                                  "ba_plus_cAA": ns_line_2, "linear_relu_square": linear_relu_square}
+                                  "ba_plus_cAA": ns_line_2, "linear_relu_square": linear_relu_square, "XTX": xtx,
+                                  "transpose_copy": transpose_copy, "transpose_add": transpose_add}
 # autograd Functions replaced whole, by the parameters of their `forward` (a later record's
 # Function of another signature is refused rather than run with the wrong stand-in); each entry
 # makes the stand-in given the driver's logit recorder

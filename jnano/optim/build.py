@@ -47,7 +47,8 @@ def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.Gr
                                             rule.momentum_form, rule.momentum_warmup_form, rule.momentum_cooldown,
                                             schedule.steps, rule.normuon_beta2, rule.normuon_per_block,
                                             None if master else decay, rule.normuon_form,
-                                            rule.normuon_axis == "rows", unscaled=master)
+                                            rule.normuon_axis == "rows", unscaled=master,
+                                            momentum_complement=rule.momentum_complement)
         if master:  # #57: the step on the float32 master applies the scale, the lr and the decay
             lrs = [rule.lr * host_multiplier(schedule, s) for s in range(schedule.steps + 1)]
 

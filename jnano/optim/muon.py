@@ -225,19 +225,21 @@ def momentum_table(warmup: tuple[float, float, int], form: str = "mix", cooldown
 
 
 def lerp_weights(count, momentum: float, warmup: tuple[float, float, int] | None, form: str = "mix",
-                 cooldown: int = 0, total: int | None = None):
+                 cooldown: int = 0, total: int | None = None, complement: str = "float64"):
     """`(1 - mu, mu)` as float32, each rounded from the float64 value upstream's Python computes.
 
     torch.lerp takes a Python float weight and rounds it to float32, so `buf.lerp_(g, 1 - mu)`
     sees float32(1 - mu), which is not `1 - float32(mu)` (0.95: 0.05 vs 0.050000012). A float64
     table of the schedule's values (`momentum_table`), indexed by the traced step, gives both
-    weights exactly.
+    weights exactly. `complement="float32"` (#74): `1 - float32(mu)` in float32.
     """
+    mu = np.asarray([momentum], np.float64) if warmup is None else momentum_table(warmup, form, cooldown, total)
+    mu32 = mu.astype(np.float32)
+    one_minus = (np.float32(1) - mu32) if complement == "float32" else (1 - mu).astype(np.float32)
     if warmup is None:
-        return np.float32(1.0 - momentum), np.float32(momentum)
-    mu = momentum_table(warmup, form, cooldown, total)
+        return one_minus[0], mu32[0]
     i = jnp.minimum(count, len(mu) - 1)
-    return jnp.asarray((1 - mu).astype(np.float32))[i], jnp.asarray(mu.astype(np.float32))[i]
+    return jnp.asarray(one_minus)[i], jnp.asarray(mu32)[i]
 
 
 @jax.jit
@@ -264,7 +266,8 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
                             momentum_form: str = "sum", warmup_form: str = "mix", cooldown: int = 0,
                             total: int | None = None, normuon_beta2: float | None = None,
                             normuon_per_block: bool = False, decay=None, normuon_form: str = "separate",
-                            normuon_rows: bool = False, unscaled: bool = False) -> optax.GradientTransformation:
+                            normuon_rows: bool = False, unscaled: bool = False,
+                            momentum_complement: str = "float64") -> optax.GradientTransformation:
     """Nesterov momentum, then the orthogonalized direction.
 
     `normuon_form`: "separate" (#41) or "fused" (#48, `normuon_fused`); `normuon_rows`: #48's
@@ -311,7 +314,8 @@ def nesterov_orthogonalized(orthogonalizer: Orthogonalizer, momentum: float = 0.
         if decay is not None and params is None:
             raise ValueError("cautious weight decay needs the parameters: call update(grads, state, params)")
         if momentum_form == "lerp":
-            w_grad, w_buf = lerp_weights(state.count, momentum, momentum_warmup, warmup_form, cooldown, total)
+            w_grad, w_buf = lerp_weights(state.count, momentum, momentum_warmup, warmup_form, cooldown, total,
+                                          momentum_complement)
             buf = jax.tree.map(lambda b, g: torch_lerp(b, g, w_grad), state.momentum_buffer, grads)
             eff = jax.tree.map(lambda g, b: torch_lerp(g, b, w_buf), grads, buf) if nesterov else buf
         else:

@@ -60,6 +60,8 @@ STAGES: dict[str, str] = {
     "s33c_kernel_tuning": "#65's function with #67's init (69, 71)",
     "s34_shifted_value_embeds": "value tables on layers 1, 2, 8-10, gates reading the embedding too, N(0, .01) (70)",
     "s35_short_window": "#67 with grad_scale 1 and a 2-block short window in the third stage (72)",
+    "s36_partitioned_lanes": "two residual lanes from layer 7, per-sublayer bf16 lambdas; #67's loss, #68's hash (73)",
+    "s37_flattened_forward": "#73 merged with #70-#72; lambdas by layer, no post-attention lambda on one lane (74)",
 }
 
 

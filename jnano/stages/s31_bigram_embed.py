@@ -80,9 +80,12 @@ class GPT(s30_unified_banks.GPT):
 
     def injected(self, idx):
         n = self.config.n_layer
+        return self.scalars[3 * n:4 * n], self.bigram_embeddings(idx)
+
+    def bigram_embeddings(self, idx):
+        """The bigram table's rows at each position's hash."""
         modulus, first = self.config.bigram_vocab_size - 1, self.bigram_first_previous
-        hashes = jax.vmap(lambda row: bigram_hash(row, modulus, first))(idx)
-        return self.scalars[3 * n:4 * n], self.bigram_embed(hashes)
+        return self.bigram_embed(jax.vmap(lambda row: bigram_hash(row, modulus, first))(idx))
 
 
 def bigram_scalars(n_layer: int, world_size: int) -> jax.Array:

@@ -23,11 +23,17 @@ from jnano.stages.s32_fused_value_embeds import Config, config_from_shapes  # no
 RECORDS = ("67",)
 
 
-class GPT(s32_fused_value_embeds.GPT):
+class FP8HeadInLoss:
+    """The training head as the loss kernel runs it (later stages mix it in)."""
+
     def head(self, x, training: bool):
         if training and self.config.head_scales is not None:  # the loss kernel's own FP8 matmul
             return fp8_linear(x, self.lm_head.weight.T, self.config.head_scales, float32_cotangent=True)
         return super().head(x, training)
+
+
+class GPT(FP8HeadInLoss, s32_fused_value_embeds.GPT):
+    pass
 
 
 def init(config: Config, key: jax.Array) -> GPT:
@@ -40,4 +46,4 @@ def init(config: Config, key: jax.Array) -> GPT:
     return recast(base, GPT, attn_bank=attn.astype(base.attn_bank.dtype), mlp_bank=mlp)
 
 
-__all__ = ["Config", "GPT", "RECORDS", "config_from_shapes", "init"]
+__all__ = ["Config", "FP8HeadInLoss", "GPT", "RECORDS", "config_from_shapes", "init"]

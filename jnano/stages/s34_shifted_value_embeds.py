@@ -66,7 +66,9 @@ _KINDS = ((HalfKeyOffsetAttention, OwnValueGatedHalfKeyOffsetAttention),
           (RowBankAttention, OwnValueGatedAttention))
 
 
-class GPT(s33c_kernel_tuning.GPT):
+class ShiftedValueEmbeds:
+    """#70's value layout (later stages mix it in; `shifted_value_embeds` sets up the layers)."""
+
     def value_layers(self) -> tuple[int, ...]:
         return VALUE_LAYERS
 
@@ -86,12 +88,21 @@ def _regated(i: int, block: Block) -> Block:
     return Block(gated(**fields, value_embed_gate=None) if i in VALUE_LAYERS else plain(**fields), block.mlp)
 
 
+class GPT(ShiftedValueEmbeds, s33c_kernel_tuning.GPT):
+    pass
+
+
+def shifted_value_embeds(base, key: jax.Array) -> dict:
+    """The fields #70 changes: the blocks regated for the new value layers, the tables drawn."""
+    tables = VALUE_INIT_STD * jax.random.normal(jax.random.fold_in(key, 70), base.value_embeds.shape, jnp.float32)
+    return {"blocks": tuple(_regated(i, b) for i, b in enumerate(base.blocks)), "value_embeds": tables.astype(jnp.bfloat16)}
+
+
 def init(config: Config, key: jax.Array) -> GPT:
     base = s33c_kernel_tuning.init(config, key)
-    tables = VALUE_INIT_STD * jax.random.normal(jax.random.fold_in(key, 70), base.value_embeds.shape, jnp.float32)
-    return recast(base, GPT, blocks=tuple(_regated(i, b) for i, b in enumerate(base.blocks)),
-                  value_embeds=tables.astype(jnp.bfloat16))
+    return recast(base, GPT, **shifted_value_embeds(base, key))
 
 
 __all__ = ["Config", "GPT", "GatedOwnValues", "OwnValueGatedAttention", "OwnValueGatedHalfKeyOffsetAttention",
-           "RECORDS", "VALUE_LAYERS", "config_from_shapes", "gated_own_values", "init"]
+           "RECORDS", "ShiftedValueEmbeds", "VALUE_LAYERS", "config_from_shapes", "gated_own_values", "init",
+           "shifted_value_embeds"]
