@@ -3,6 +3,7 @@
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jnano
 from jnano.stages import s23_partial_key_offset as s23
@@ -85,3 +86,18 @@ def test_64s_mimetic_init_makes_v_o_near_minus_beta_identity():
     assert np.allclose(vo[:, diag].mean(), -MIMETIC_BETA, atol=3e-3) and np.abs(vo[:, ~block]).mean() < 0.02
     np.testing.assert_array_equal(bank[:, :2 * d], np.asarray(jnano.build_model("63", seed=0, n_embd=128, n_head=2)
                                                               .attn_bank, np.float32)[:, :2 * d])
+
+
+@pytest.mark.parametrize("record", ["53", "60"])
+def test_multi_token_loss_keeps_each_row_to_itself(record):
+    """Upstream trains one row per rank, so the k-th target of a row's last tokens never comes
+    from another row: a batch's loss is the mean of its rows' losses taken one by one (#53's
+    plain head, #60's fused softcapped loss)."""
+    shape = {**setup.shape(record), "vocab_size": 1024, "head_fp8": None}
+    model = jnano.from_state_dict(record, parity_state_dict(record, 0, shape), **shape)
+    rng = np.random.default_rng(3)
+    idx, targets = (jnp.asarray(rng.integers(0, 1024, (2, 128))) for _ in range(2))
+    weights = jnp.asarray([1.0, 0.5, 0.25])
+    both = float(model.loss(idx, targets, mtp_weights=weights))
+    rows = [float(model.loss(idx[r:r + 1], targets[r:r + 1], mtp_weights=weights)) for r in range(2)]
+    assert both == pytest.approx(sum(rows) / 2, rel=1e-5)

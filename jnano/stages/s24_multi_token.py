@@ -46,7 +46,9 @@ class GPT(s23c_x0_lambdas.GPT):
         logits = self(idx, training=True, **schedule)
         if mtp_weights is None:
             return cross_entropy_sum_in(logits, targets) / idx.shape[0]
-        return multi_token_cross_entropy_sum_in(logits, targets, mtp_weights) / idx.shape[0]
+        # each row is one rank's tokens: the k-th targets do not run into the next row
+        per_row = jax.vmap(multi_token_cross_entropy_sum_in, in_axes=(0, 0, None))(logits, targets, mtp_weights)
+        return jnp.sum(per_row) / idx.shape[0]
 
 
 def init(config: Config, key: jax.Array) -> GPT:
