@@ -458,6 +458,17 @@ _SEQ_LEN_STAGES_74 = replace(_STAGED_BATCH_49, num_iterations=1490, data=PackedD
                              batch_stages=_SEQ_LEN_STAGES_72)
 
 
+# #74-#76's fields (one function: #75 and #76 change kernels only)
+_FLATTENED_74 = dict(
+    stage="s37_flattened_forward",
+    model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
+    training=_SEQ_LEN_STAGES_74,
+    optimizer=_layer_lambdas_74(_lanes_73(_staged_65(_bigram_62(_unified_61(_MIXED_57))))),
+    bf16_params=BF16_BIGRAM_62,
+    window=STAGES_65,
+    multi_token=StagedMultiTokenWeights(),
+)
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -1627,16 +1638,30 @@ _RECORDS: tuple[Record, ...] = (
         date="2026-02-16",
         time="1.468 minutes",
         description="Flattened GPT forward, removed post-attention lambdas, transpose kernels",
-        stage="s37_flattened_forward",
-        model=_frozen(**{**FLEX, "n_layer": 11}, window=13),
-        training=_SEQ_LEN_STAGES_74,
-        optimizer=_layer_lambdas_74(_lanes_73(_staged_65(_bigram_62(_unified_61(_MIXED_57))))),
-        bf16_params=BF16_BIGRAM_62,
         upstream=_log("2026-02-16_FlattenForward/pr233/2026-02-16_21-30-05_time-362_secs_F-inject-post-attn_9f12a3.txt"),
-        window=STAGES_65,
-        multi_token=StagedMultiTokenWeights(),
         notes="#73 merged with #70-#72 (value layout, CPU hash, 896-token first stage, floor 0.15); lambdas by layer, "
               "no post-attention lambda on one-lane layers, the injection into lane 0 only.",
+        **_FLATTENED_74,
+    ),
+    Record(
+        id="75",
+        date="2026-02-23",
+        time="1.453 minutes",
+        description="Cross Entropy Kernel Optimizations",
+        upstream=_log("2026-02-23_CrossEntropyKernel/1e51be6b-7dd4-41ab-b95d-e57da5814776.txt"),
+        notes="#74's function: the loss kernel's blocks and the order of its float32 products change (and the "
+              "optimizer's labels are the parameters' names).",
+        **_FLATTENED_74,
+    ),
+    Record(
+        id="76",
+        date="2026-02-28",
+        time="1.446 minutes",
+        description="Reuse and tune backward transpose kernel",
+        upstream=_log("2026-02-28_TransposeCopyBackward/this_pr/14c9cefc-c840-493f-870e-61bb1d2b1d97.txt"),
+        notes="#74's function (branched from it, without #75's loss kernel): the head's backward transposes "
+              "with the tuned transpose kernel.",
+        **_FLATTENED_74,
     ),
 )
 

@@ -68,7 +68,7 @@ def test_an_unknown_golden_scope_is_refused():
 def test_systems_only_records_share_their_predecessors_golden(record):
     """#44's upstream file computes #43's function (its golden is #43's, number for number),
     and our #44 is #43's recipe: #43's golden check covers both. #66 (a torch 2.10 re-timing,
-    no log) is #65's code itself."""
+    no log) is #65's code itself; #75 and #76 change #74's kernels only."""
     same = goldens.SYSTEMS_ONLY[record]
     ours, theirs = records.get(record), records.get(same)
     fields = ("stage", "model", "optimizer", "training", "window", "multi_token", "bf16_params")

@@ -15,7 +15,13 @@ Then the record's own:
   injection `x0_lambdas[i] x0 + bigram_lambdas[i] bigram` goes to lane 0 only and unscaled
   (#73 scaled it with the attention's output into both lanes).
 - Kernels: NorMuon's tall matrices use XᵀX (the same function), the tied head's gradient and
-  copy use transpose kernels (exact).
+  copy use transpose kernels (exact); NorMuon's momentum runs inside its compiled step, its
+  `1 - mu` in float32 (`Muon.momentum_complement`).
+
+Records #75 "Cross Entropy Kernel Optimizations" (2026-02-23, 1.453 min) and #76 "Reuse and tune
+backward transpose kernel" (2026-02-28, 1.446 min; branched from #74, without #75's kernel) train
+this model: the loss kernel's block size and the order of its float32 products, and the
+transpose kernels' tiles, are all they change.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from jnano.stages.s34_shifted_value_embeds import ShiftedValueEmbeds, shifted_va
 from jnano.stages.s36_partitioned_lanes import (BIGRAM_LAMBDA_INIT, LANE1_ATTENTION_INIT, PARALLEL_START, Config,
                                                 config_from_shapes)  # noqa: F401 - the stage's contract
 
-RECORDS = ("74",)
+RECORDS = ("74", "75", "76")
 
 
 class GPT(ShiftedValueEmbeds, s36_partitioned_lanes.GPT):
