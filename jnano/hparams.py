@@ -591,6 +591,9 @@ class PackedData:
     into every rank's row (`train.data.loaders.packed_batches`)."""
 
     max_seq_len: int = 2048
+    # #78 on: `cu_seqlens`' length by tokens per rank (`TRAIN_MAX_NUM_DOCS`), the others
+    # `next_multiple_of_n(local // 300, 128)`; a batch with more documents fails, as upstream's does
+    max_num_docs: tuple[tuple[int, int], ...] = ()
 
 
 DataSpec = StrideData | GlobalData | SequentialData | BosAlignedData | PackedData

@@ -469,6 +469,18 @@ _FLATTENED_74 = dict(
     multi_token=StagedMultiTokenWeights(),
 )
 
+# #78's: NorMuon's second moment with beta2 0.9; cu_seqlens sized by stage
+_SAVED_ACTIVATION_78 = {
+    **_FLATTENED_74,
+    "stage": "s38_single_saved_activation",
+    "training": replace(_SEQ_LEN_STAGES_74, data=PackedData(
+        max_seq_len=896, max_num_docs=((16_384, 64), (32_768, 96), (49_152, 128)))),
+    "optimizer": replace(_FLATTENED_74["optimizer"], groups=tuple(
+        replace(g, rule=replace(g.rule, normuon_beta2=0.9)) if isinstance(g.rule, Muon) else g
+        for g in _FLATTENED_74["optimizer"].groups)),
+}
+
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -1662,6 +1674,26 @@ _RECORDS: tuple[Record, ...] = (
         notes="#74's function (branched from it, without #75's loss kernel): the head's backward transposes "
               "with the tuned transpose kernel.",
         **_FLATTENED_74,
+    ),
+    Record(
+        id="77",
+        date="2026-03-06",
+        time="1.435 minutes",
+        description="Replace partitioned hyperconnections with single saved activation",
+        upstream=_log("2026-03-06_SimplifyHC/0ab4a843-8c3a-4fb4-9fff-8e1d39852646.txt"),
+        notes="One stream; attention of layers 8-10 reads the stream saved after layer 7; post-attention lambdas "
+              "on every layer; the skip taken after layer 3's MLP.",
+        **{**_FLATTENED_74, "stage": "s38_single_saved_activation"},
+    ),
+    Record(
+        id="78",
+        date="2026-03-22",
+        time="1.426 minutes",
+        description="Tighten bounds on fa3 max_num_docs to match fineweb distribution",
+        upstream=_log("2026-03-22_VarlenMaxDocs/combined/2026-03-22_20-07-32_time-186_secs_06-mbeta2-max-docs_227ce8.txt"),
+        notes="#77's model; NorMuon's beta2 0.9; cu_seqlens 64/96/128 long by stage (a batch with more documents "
+              "fails, as upstream's does).",
+        **_SAVED_ACTIVATION_78,
     ),
 )
 

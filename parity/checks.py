@@ -90,6 +90,28 @@ FLEX_FP32 = tuple(
     for c in FP32
 )
 
+# #77 on (one stream, attention of layers 8-10 from the stream saved after layer 7): the 10-step
+# run swings with rounding, most at the first untied step (6, the embedding just copied from the
+# bf16 head). Our own runs with weights 1e-7 apart (`parity.sensitivity`'s perturbation, noise
+# seeds 1-4 on the seed-0 weights; #74 under the same stays within the bounds above) differ by:
+#   #77  losses 3.6e-4 1.9e-3 8.7e-4 5.7e-4; tables <= 8.7e-2; embedding less head 0.41 0.59 0.69 0.29
+#   #78  losses 2.0e-3 3.2e-3 1.3e-3 1.2e-3 (step 6; <= 2.4e-4 elsewhere)
+#   #80  losses 7.4e-4 2.6e-4 2.3e-4 3.2e-3; final logits 9.0e-3 1.0e-2 2.9e-3 7.0e-3;
+#        tables 2.5e-1 1.3e-1 7.1e-2 2.2e-1; embedding less head 1.03 0.82 0.47 0.86
+# so the bounds below sit at about twice those. The split row no longer tells a missing untie
+# (1.0 off) from rounding here: the untie's steps are `tests/test_untie.py`'s, its mechanics
+# #61-#76's goldens'. Every single-step check (logits, loss, gradients, both updates) keeps its bound.
+_CHAOTIC = "two of our own runs 1e-7 apart differ by up to {} (#77 on: four perturbations, see parity.checks)"
+SAVED_ACTIVATION = {c.key: c for c in (
+    Check("trajectory", "10-step losses", 5e-3, _CHAOTIC.format("3.2e-3 (the first untied step)"),
+          elementwise=True),
+    Check("final_logits", "logits after 10 steps", 3e-2, _CHAOTIC.format("1.0e-2")),
+    Check("untied/", "head and embedding after 10 steps", 5e-1, _CHAOTIC.format("2.5e-1")),
+    Check("split", "embedding less head after 10 steps", 2.0,
+          _CHAOTIC.format("1.03") + "; not a check of the untie here"),
+)}
+
+
 # #53's untie: the head and the embedding after the 10 steps (copy after step 5, split at 6), and
 # the embedding less the head: what the steps since the split made of them. The tables carry
 # the whole trajectory's rounding; their difference only the steps since the split, so it
@@ -135,13 +157,15 @@ UNTIED_SYNCED = (
 _BF16_LOGITS = ("bf16 activations round ~2^-9 at every op of 12 layers, independently on each side: measured "
                 "<= 1.2e-2 against upstream, where either side is 1.25e-2 from its fp32 logits (#12; 2.2e-4 "
                 "from #21c, whose sigmoid logits sit far from zero)")
-_BF16_GRAD = ("bf16 backward, matrices only: measured <= 3.8e-2 (lm_head, whose gradient passes through e5m2 "
-              "with 2 mantissa bits from #19 on), median 2e-2; a scalar's or gate's bf16 gradient is a cancelling "
+_BF16_GRAD = ("bf16 backward, matrices only: either side's gradient is 7-10% from its own fp32 gradient (the FP8 "
+              "head's e5m2 gradient, 2 mantissa bits: ours 7.3e-2 #70, 8.2e-2 #74, 1.0e-1 #80), and the two round "
+              "apart where their rounding points differ: measured <= 3.8e-2 to #73, 1.0e-1 (#74 value_embeds), "
+              "1.1e-1 (#80 vo_bank); a scalar's or gate's bf16 gradient is a cancelling "
               "sum dominated by rounding (tens of %; #28's gate measured 1.1e-1 at seed 101): checked at fp32 only")
 RECORD_MODEL = (
     Check("logits", "logits (bf16 model)", 5e-2, _BF16_LOGITS),
     Check("loss", "loss (bf16 model)", 1e-3, "measured <= 1.0e-4 (#19; the mean over 512 tokens averages the rounding)"),
-    Check("grad/", "gradient (bf16 model)", 1e-1, _BF16_GRAD, vector_tol=float("inf"),
+    Check("grad/", "gradient (bf16 model)", 1.5e-1, _BF16_GRAD, vector_tol=float("inf"),
           vector_reason="not compared at record precision (see the matrices' reason); compared at fp32"),
 )
 # #37 on the training loss is itself a bf16 number

@@ -10,7 +10,7 @@ import numpy as np
 import jnano
 from jnano import hparams as hp
 from jnano import records
-from jnano.stages import get_stage
+from jnano.stages import get_stage, s38_single_saved_activation
 from jnano.state_dict import named_parameters
 from parity import checks, setup, sides, weights
 
@@ -99,6 +99,13 @@ def check_set(precision: str, record: str):
             return checks.BF16_NS
         bf16_loss = get_stage(records.get(record).stage).GPT.train_loss_dtype == "logits"
         return checks.BF16_NS + (checks.RECORD_MODEL_BF16_LOSS if bf16_loss else checks.RECORD_MODEL)
+    out = _fp32_checks(record)
+    if issubclass(get_stage(records.get(record).stage).GPT, s38_single_saved_activation.GPT):
+        out = tuple(checks.SAVED_ACTIVATION.get(c.key, c) for c in out)
+    return out
+
+
+def _fp32_checks(record: str):
     base = checks.FLEX_FP32 if setup.is_flex(record) else checks.FP32
     if not sides.untied_names(record):
         return base

@@ -506,6 +506,8 @@ class FlexDriver(TopLevelDriver):
         finally:
             self.m.F, self.torch_proxy.capture = torch.nn.functional, None
         loss = out[1] if isinstance(out, tuple) else out
+        if loss.ndim:  # #77 on: per-token losses, which the loop sums
+            loss = loss.sum()
         # the loss as the loop backpropagates it (#65: `* grad_scale`); `1 / grad_accum_steps` is 1 here
         loss = loss * eval(self._loss_scale, vars(self.m))
         return functional.logits.view(*idx.shape, -1), loss

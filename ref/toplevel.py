@@ -115,15 +115,19 @@ class FlexPlan:
 
 def _loss_scale(stmt: ast.stmt, call: ast.Call) -> ast.expr:
     """The factor the loop's backward puts on the loss `call` returns: `(model(...) * s).backward()`,
-    `(model(...) / s).backward()`, or #71's `loss = model(...) * s; ...; loss.backward()`; 1 for a
-    plain `model(...).backward()`."""
+    `(model(...) / s).backward()`, or #71's `loss = model(...) * s; ...; loss.backward()` (#77:
+    `model(...).sum() * s`, the driver sums a loss with dimensions); 1 for a plain
+    `model(...).backward()`."""
     for node in ast.walk(stmt):
         scaled = None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "backward":
             scaled = node.func.value
         elif isinstance(node, ast.Assign):
             scaled = node.value
-        if isinstance(scaled, ast.BinOp) and scaled.left is call:
+        left = getattr(scaled, "left", None)
+        if isinstance(left, ast.Call) and isinstance(left.func, ast.Attribute) and left.func.value is call:
+            left = call  # #77 on: the model returns per-token losses, `model(...).sum() * s`
+        if isinstance(scaled, ast.BinOp) and left is call:
             if isinstance(scaled.op, ast.Mult):
                 return scaled.right
             if isinstance(scaled.op, ast.Div):

@@ -75,7 +75,7 @@ def test_cli_table_and_detail():
         assert records.get(rid).description in out.stdout
     out = subprocess.run([sys.executable, "-m", "jnano.records", "4"], capture_output=True, text=True, check=True)
     assert "Muon improvements" in out.stdout and "s2_muon" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "jnano.records", "77"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "jnano.records", "999"], capture_output=True, text=True)
     assert bad.returncode == 2 and "valid records" in bad.stderr
 
 

@@ -343,6 +343,27 @@ def test_max_seq_len_stages_cut_documents_from_step_one(tmp_path):
     assert all(n <= 300 for n in longest)
 
 
+def test_max_num_docs_table_sizes_cu_seqlens_and_refuses_overflow(tmp_path):
+    """#78: `cu_seqlens` has the table's length for a rank's token count; a batch with more
+    documents than that fails with a clear error (upstream's assignment fails there too)."""
+    import dataclasses
+
+    from jnano import hparams as hp
+    from jnano import records
+    from parity.synthetic_data import write_split
+    from train.presets import make_plan
+    from train.stream import TrainStream
+
+    files = sorted(p for p in write_split(tmp_path, seed=7, shards=2, shard_tokens=80_000, mean_len=40,
+                                          long_len=200) if "_train_" in p.name)
+    plan = make_plan(records.get(46), "smoke", steps=8)  # 256 tokens a rank at the first stage
+    roomy = dataclasses.replace(plan.training, data=hp.PackedData(max_seq_len=200, max_num_docs=((256, 64),)))
+    assert TrainStream(roomy, files, scheduled=6).next()[0].shape == (8, 256)
+    tight = dataclasses.replace(plan.training, data=hp.PackedData(max_seq_len=200, max_num_docs=((256, 2),)))
+    with pytest.raises(ValueError, match="do not fit cu_seqlens of length 2"):
+        TrainStream(tight, files, scheduled=6).next()
+
+
 # --- against upstream's own model + optimizer, on the trainer's batches --------------------------
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from jnano import hparams as hp
-from train.data.loaders import (GlobalBatchLoader, StrideLoader, StrideSwitch, bos_aligned_batches, packed_batches,
+from train.data.loaders import (GlobalBatchLoader, StrideLoader, StrideSwitch, bos_aligned_batches, max_num_docs_formula,
+                                max_num_docs_table, packed_batches,
                                 sequential_batches, validation_batches)
 from train.data.sample import SAMPLE_DIR
 from train.data.shards import shard_files
@@ -72,7 +73,8 @@ class TrainStream:
             self._next, self._reset = (lambda: next(batches)), None
         elif isinstance(spec, hp.PackedData):
             # the model reads the documents off the BOS tokens (jnano.nn.masks): cu_seqlens stays here
-            packed = packed_batches(files, training.batch_tokens, spec.max_seq_len, training.world)
+            docs = max_num_docs_table(dict(spec.max_num_docs)) if spec.max_num_docs else max_num_docs_formula
+            packed = packed_batches(files, training.batch_tokens, spec.max_seq_len, training.world, max_num_docs=docs)
             self._max_seq_len = spec.max_seq_len
 
             def next_packed():

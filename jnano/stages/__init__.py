@@ -62,6 +62,7 @@ STAGES: dict[str, str] = {
     "s35_short_window": "#67 with grad_scale 1 and a 2-block short window in the third stage (72)",
     "s36_partitioned_lanes": "two residual lanes from layer 7, per-sublayer bf16 lambdas; #67's loss, #68's hash (73)",
     "s37_flattened_forward": "#73 merged with #70-#72; lambdas by layer, no post-attention lambda on one lane (74)",
+    "s38_single_saved_activation": "one stream; layers 8-10 attend from the stream saved after layer 7 (77)",
 }
 
 
