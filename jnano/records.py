@@ -1695,6 +1695,16 @@ _RECORDS: tuple[Record, ...] = (
               "fails, as upstream's does).",
         **_SAVED_ACTIVATION_78,
     ),
+    Record(
+        id="79",
+        date="2026-04-04",
+        time="1.411 minutes",
+        description="Fuse Cross Entropy Fwd/Bwk Kernel, to avoid recalc on softcap sigmoid",
+        upstream=_log("2026-04-04_FuseCEFwdAndBwd/runs/19ad9161-37c0-4985-8dd4-6db4e27f34b4.txt"),
+        notes="#78 with the loss as one CUDA kernel: the sigmoid stored in bf16; every multi-token weight in the "
+              "last rows' gradient.",
+        **{**_SAVED_ACTIVATION_78, "stage": "s39_fused_ce_kernel"},
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

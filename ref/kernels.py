@@ -211,6 +211,30 @@ def _softcapped_cross_entropy(capture: Callable[[], object], precision: str = "f
     return FusedSoftcappedCrossEntropy
 
 
+def _fp8_head(x, lm_head_weight, x_s, w_s, precision: str):
+    """#67's FP8 head inside the loss: (bf16 logits, the e4m3 operands or None at fp32, where
+    it is the plain float32 matmul)."""
+    if precision == "fp32":
+        return x @ lm_head_weight.to(x.dtype), ()
+    x_f8 = x.div(x_s).to(torch.float8_e4m3fn)
+    w_f8 = lm_head_weight.div(w_s).to(torch.float8_e4m3fn)
+    scale = torch.tensor(x_s, dtype=torch.float32) * torch.tensor(w_s, dtype=torch.float32)
+    return ((_f32(x_f8) @ _f32(w_f8)) * scale).bfloat16(), (x_f8, w_f8)
+
+
+def _fp8_head_grads(grad, x, w, f8, x_s, w_s, grad_s):
+    """The head's backward from the float32 logit gradient: at fp32 the plain matmuls; else the
+    gradient divided by `grad_s`, cast to e5m2, and the two scaled matmuls."""
+    if not f8:
+        return grad @ w.to(grad.dtype).T, (x.T @ grad).to(w.dtype)
+    x_f8, w_f8 = f8
+    g_f8 = (grad / grad_s).to(torch.float8_e5m2)
+    g_scale, w_scale = torch.tensor(grad_s, dtype=torch.float32), torch.tensor(w_s, dtype=torch.float32)
+    grad_x = ((_f32(g_f8) @ _f32(w_f8).T) * (g_scale * w_scale)).bfloat16()
+    grad_w = (_f32(x_f8).T @ _f32(g_f8)) * (torch.tensor(x_s, dtype=torch.float32) * g_scale)
+    return grad_x, grad_w
+
+
 def _fp8_softcapped_cross_entropy(capture: Callable[[], object], precision: str = "fp32") -> type:
     """#67's `FusedSoftcappedCrossEntropy(x, targets, mtp_weights, W, x_s, w_s, grad_s)`: the FP8
     head (`x / x_s`, `W / w_s` to e4m3, one `_scaled_mm` to bf16 logits) and #60's kernels, whose
@@ -222,20 +246,12 @@ def _fp8_softcapped_cross_entropy(capture: Callable[[], object], precision: str 
         @staticmethod
         def forward(ctx, x, targets, mtp_weights, lm_head_weight, x_s, w_s, grad_s, A=23.0, B=5.0, C=7.5):
             weights = _f32(torch.tensor([1.0]) if mtp_weights is None else mtp_weights)
-            if precision == "fp32":
-                x_f8 = w_f8 = None
-                logits = x @ lm_head_weight.to(x.dtype)
-            else:
-                x_f8 = x.div(x_s).to(torch.float8_e4m3fn)
-                w_f8 = lm_head_weight.div(w_s).to(torch.float8_e4m3fn)
-                logits = ((_f32(x_f8) @ _f32(w_f8)) * (torch.tensor(x_s, dtype=torch.float32)
-                                                         * torch.tensor(w_s, dtype=torch.float32))).bfloat16()
+            logits, f8 = _fp8_head(x, lm_head_weight, x_s, w_s, precision)
             z, losses, lse = _softcapped_losses(logits, targets, weights, A, B, C)
             recorder = capture()
             if recorder is not None:
                 recorder.logits = z
-            ctx.save_for_backward(logits, targets, weights, lse, x, lm_head_weight,
-                                  *(() if x_f8 is None else (x_f8, w_f8)))
+            ctx.save_for_backward(logits, targets, weights, lse, x, lm_head_weight, *f8)
             ctx.params = (A, B, C, x_s, w_s, grad_s)
             return losses
 
@@ -244,14 +260,55 @@ def _fp8_softcapped_cross_entropy(capture: Callable[[], object], precision: str 
             logits, targets, weights, lse, x, w, *f8 = ctx.saved_tensors
             A, B, C, x_s, w_s, grad_s = ctx.params
             grad = _softcapped_logit_grad(logits, targets, weights, lse, grad_output, A, B, C)
-            if not f8:
-                return grad @ w.to(grad.dtype).T, None, None, (x.T @ grad).to(w.dtype), None, None, None
-            x_f8, w_f8 = f8
-            g_f8 = (grad / grad_s).to(torch.float8_e5m2)
-            g_scale, w_scale = torch.tensor(grad_s, dtype=torch.float32), torch.tensor(w_s, dtype=torch.float32)
-            grad_x = ((_f32(g_f8) @ _f32(w_f8).T) * (g_scale * w_scale)).bfloat16()
-            grad_w = (_f32(x_f8).T @ _f32(g_f8)) * (torch.tensor(x_s, dtype=torch.float32) * g_scale)
+            grad_x, grad_w = _fp8_head_grads(grad, x, w, f8, x_s, w_s, grad_s)
             return grad_x, None, None, grad_w, None, None, None
+
+    return FusedSoftcappedCrossEntropy
+
+
+def _cuda_softcapped_cross_entropy(capture: Callable[[], object], precision: str = "fp32") -> type:
+    """#79's `FusedSoftcappedCrossEntropy(x, targets, mtp_weights, W, x_s, w_s, grad_s,
+    grad_scale)`: #67's FP8 head, then the CUDA kernel `ce_fwd_bwd`, which writes the losses and
+    the logits' gradient in one pass: `s = sigmoid(x / C + B / C)` stored in bf16 (at record
+    precision; float32 here at fp32), `z = A s`; the gradient `grad_scale (A / C) (sum_k w_k p -
+    sum_k w_k [j = y_{r+k}]) s (1 - s)`, with every weight in the first sum on every row (the last
+    rows' gradient is not their loss's) and `grad_scale` in place of the incoming gradient (the
+    loop's `loss.sum() * grad_scale`). Returns a gradient for each of its 8 inputs (upstream's
+    7 pass only under torch.compile)."""
+
+    class FusedSoftcappedCrossEntropy(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, targets, mtp_weights, lm_head_weight, x_s, w_s, grad_s, grad_scale, A=23.0, B=5.0, C=7.5):
+            weights = _f32(mtp_weights)
+            logits, f8 = _fp8_head(x, lm_head_weight, x_s, w_s, precision)
+            inv = 1.0 / C
+            s = torch.sigmoid(_f32(logits) * inv + B * inv)
+            if precision != "fp32":
+                s = _f32(s.bfloat16())
+            z = A * s
+            lse = torch.logsumexp(z, dim=-1)
+            n = z.shape[0]
+            losses = torch.zeros(n, dtype=torch.float32)
+            picked_weights = torch.zeros_like(z)
+            rows = torch.arange(n)
+            for k, w in enumerate(weights.tolist()):
+                if k < n:
+                    t = targets[k:].long()
+                    losses[: n - k] += w * (lse[: n - k] - z[: n - k].gather(1, t[:, None])[:, 0])
+                    picked_weights[rows[: n - k], t] += w
+            grad = grad_scale * (A * inv) * (weights.sum() * torch.exp(z - lse[:, None]) - picked_weights) * s * (1 - s)
+            recorder = capture()
+            if recorder is not None:
+                recorder.logits = z
+            ctx.save_for_backward(grad, x, lm_head_weight, *f8)
+            ctx.params = (x_s, w_s, grad_s)
+            return losses
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            grad, x, w, *f8 = ctx.saved_tensors
+            grad_x, grad_w = _fp8_head_grads(grad, x, w, f8, *ctx.params)
+            return grad_x, None, None, grad_w, None, None, None, None
 
     return FusedSoftcappedCrossEntropy
 
@@ -269,6 +326,8 @@ FUNCTIONS: dict[str, dict[tuple[str, ...], Callable[..., type]]] = {
         ("ctx", "logits", "targets", "mtp_weights", "A", "B", "C"): _softcapped_cross_entropy,
         ("ctx", "x", "targets", "mtp_weights", "lm_head_weight", "x_s", "w_s", "grad_s", "A", "B", "C"):
             _fp8_softcapped_cross_entropy,
+        ("ctx", "x", "targets", "mtp_weights", "lm_head_weight", "x_s", "w_s", "grad_s", "grad_scale", "A", "B", "C"):
+            _cuda_softcapped_cross_entropy,
     },
 }
 

@@ -196,7 +196,7 @@ _ENTRIES = (
     Entry('78', MODDED, MODDED_HEAD, 'records/track_1_short/2026-03-22_VarlenMaxDocs/combined/2026-03-22_20-07-32_time-186_secs_06-mbeta2-max-docs_227ce8.txt',
           'd8ce7b06a3d87ae8280af48460e734d8176b6de83ed37e422d25b276112980e6', "flex"),
     Entry('79', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-04_FuseCEFwdAndBwd/runs/19ad9161-37c0-4985-8dd4-6db4e27f34b4.txt',
-          'cab53bcd839877cb923f3fea603a7ddba2ae0791d5906205aeda60bd8a0f9aa3', None),
+          'cab53bcd839877cb923f3fea603a7ddba2ae0791d5906205aeda60bd8a0f9aa3', "flex"),
     Entry('80', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-08_PairedHeadMuon/logs/split_qk0-1480.txt',
           'd67b87fd13fd3ac511a5866c85fd82296d772ddf641f29d5b5a550610426aa06', None),
     Entry('81', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-22_MuddFormer/this_pr_v3/s1415v6_24559370-1341-4b22-93cc-f345c18829e2.txt',

@@ -209,3 +209,52 @@ def test_fp8_loss_stand_in_is_our_fp8_head_and_loss():
     for mine, other in ((gx, xt.grad), (gw, wt.grad)):
         mine, other = np.asarray(mine, np.float64), other.double().numpy()
         assert np.linalg.norm(mine - other) <= 2e-2 * np.linalg.norm(other)
+
+
+def test_cuda_loss_stand_in_is_ours_last_rows_quirk_included():
+    """#79's fused CUDA loss: our `fused_softcapped_multi_token_cross_entropy` against the
+    reference's stand-in at fp32 (the plain head), loss and the stream's gradient; both give the
+    last two rows every weight's softmax share, which #60's exact gradient does not."""
+    import jax
+    import jax.numpy as jnp
+
+    from jnano.nn.losses import fused_softcapped_multi_token_cross_entropy, softcapped_multi_token_cross_entropy
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(24, 16, generator=g)
+    w = torch.randn(16, 50, generator=g)
+    targets = torch.randint(0, 50, (24,), generator=g)
+    weights = torch.tensor([1.0, 0.5, 0.25])
+    fn = kernels._cuda_softcapped_cross_entropy(lambda: None, "fp32")
+    xt = x.clone().requires_grad_()
+    theirs = fn.apply(xt, targets, weights, w, 1.0, 1.0, 1.0, 1.0).sum()
+    theirs.backward()
+    wj = jnp.asarray(w.numpy())
+
+    def ours(xj, kernel=fused_softcapped_multi_token_cross_entropy):
+        return kernel(xj @ wj, jnp.asarray(targets.numpy()), jnp.asarray(weights.numpy()), 23.0, 5.0, 7.5)
+
+    loss, gx = jax.value_and_grad(ours)(jnp.asarray(x.numpy()))
+    assert abs(float(loss) - theirs.item()) <= 1e-5 * abs(theirs.item())
+    np.testing.assert_allclose(np.asarray(gx), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    exact = jax.grad(lambda xj: ours(xj, softcapped_multi_token_cross_entropy))(jnp.asarray(x.numpy()))
+    differs = np.abs(np.asarray(exact) - np.asarray(gx)).max(axis=1) > 1e-4
+    assert differs[-2:].all() and not differs[:-2].any()
+
+
+def test_cuda_loss_rounds_the_sigmoid_to_the_logits_dtype():
+    """#79 stores the softcap's sigmoid in bf16: with bf16 logits our loss is the one of the
+    bf16-rounded sigmoid."""
+    import jax.numpy as jnp
+
+    from jnano.nn.losses import fused_softcapped_multi_token_cross_entropy
+
+    g = torch.Generator().manual_seed(4)
+    logits = (3 * torch.randn(8, 40, generator=g)).bfloat16()
+    targets = torch.randint(0, 40, (8,), generator=g)
+    s = torch.sigmoid(logits.float() * (1 / 7.5) + 5 * (1 / 7.5)).bfloat16().float()
+    z = 23 * s
+    expected = (torch.logsumexp(z, -1) - z.gather(1, targets[:, None])[:, 0]).sum().item()
+    ours = fused_softcapped_multi_token_cross_entropy(jnp.asarray(logits.float().numpy()).astype(jnp.bfloat16),
+                                                      jnp.asarray(targets.numpy()), jnp.ones((1,)), 23.0, 5.0, 7.5)
+    assert abs(float(ours) - expected) <= 1e-5 * abs(expected)

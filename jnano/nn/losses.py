@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
@@ -115,3 +117,67 @@ def softcapped_multi_token_cross_entropy(
         picked = jnp.take_along_axis(z, shifted[:, None], axis=-1)[:, 0]
         total = total + jnp.sum(jnp.where(jnp.arange(n) < n - k, weights[k] * (lse - picked), 0.0))
     return total
+
+
+def _picked_terms(z, lse, y, weights):
+    """`sum_k w_k (lse - z[y_{t+k}])` over the tokens with a k-th target in range."""
+    n, vocab = z.shape
+    rows = jnp.arange(n)
+    total = jnp.zeros((), jnp.float32)
+    for k in range(weights.shape[0]):
+        shifted = jnp.concatenate([y[k:], jnp.full((k,), -1, y.dtype)])
+        valid = (rows < n - k) & (shifted >= 0) & (shifted < vocab)
+        picked = jnp.take_along_axis(z, jnp.clip(shifted, 0, vocab - 1)[:, None], axis=-1)[:, 0]
+        total = total + jnp.sum(jnp.where(valid, weights[k] * (lse - picked), 0.0))
+    return total
+
+
+def _fused_sigmoid(x, scale, shift, temperature):
+    """The kernel's softcap: the sigmoid of `x / C + B / C`, stored in the logits' dtype."""
+    inv = 1.0 / temperature
+    return rounded(jax.nn.sigmoid(x.astype(jnp.float32) * inv + shift * inv), x.dtype)
+
+
+def fused_softcapped_multi_token_cross_entropy(
+    head_out: Float[Array, "tokens vocab"], targets: Int[Array, " tokens"], weights: Float[Array, " horizon"],
+    scale: float, shift: float, temperature: float,
+) -> Float[Array, ""]:
+    """Record #79's (2026-04-04 FuseCEFwdAndBwd) CUDA kernel, forward and backward in one pass
+    over a rank's tokens: `s = sigmoid(x / C + B / C)` stored in the logits' dtype (bf16 in the
+    record), `z = A s`, and #60's loss of z. The gradient is written in the forward, and with one
+    quirk: `sum_k w_k` multiplies the softmax on every row, where the loss of the last k rows has
+    no k-th term, so their gradient is not the loss's (#60-#78 sum only the terms present)."""
+    return _fused_ce(head_out, targets, weights, scale, shift, temperature)
+
+
+def _fused_ce_forward(head_out, targets, weights, scale, shift, temperature):
+    s = _fused_sigmoid(head_out, scale, shift, temperature)
+    z = scale * s
+    lse = jax.nn.logsumexp(z, axis=-1)
+    return _picked_terms(z, lse, targets, weights), (s, z, lse)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _fused_ce(head_out, targets, weights, scale, shift, temperature):
+    return _fused_ce_forward(head_out, targets, weights, scale, shift, temperature)[0]
+
+
+def _fused_ce_fwd(head_out, targets, weights, scale, shift, temperature):
+    total, (s, z, lse) = _fused_ce_forward(head_out, targets, weights, scale, shift, temperature)
+    return total, (head_out, targets, weights, s, z, lse)
+
+
+def _fused_ce_bwd(scale, shift, temperature, res, g):
+    head_out, y, weights, s, z, lse = res
+    n, vocab = z.shape
+    rows = jnp.arange(n)
+    picked = jnp.zeros_like(z)
+    for k in range(weights.shape[0]):
+        shifted = jnp.concatenate([y[k:], jnp.full((k,), vocab, y.dtype)])  # (out of range: dropped)
+        picked = picked.at[rows, shifted].add(jnp.where(rows < n - k, weights[k], 0.0), mode="drop")
+    grad_z = jnp.sum(weights) * jnp.exp(z - lse[:, None]) - picked  # (every weight on every row: the quirk)
+    grad = g * (scale / temperature) * grad_z * s * (1.0 - s)
+    return grad.astype(head_out.dtype), None, jnp.zeros_like(weights)
+
+
+_fused_ce.defvjp(_fused_ce_fwd, _fused_ce_bwd)

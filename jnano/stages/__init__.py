@@ -63,6 +63,7 @@ STAGES: dict[str, str] = {
     "s36_partitioned_lanes": "two residual lanes from layer 7, per-sublayer bf16 lambdas; #67's loss, #68's hash (73)",
     "s37_flattened_forward": "#73 merged with #70-#72; lambdas by layer, no post-attention lambda on one lane (74)",
     "s38_single_saved_activation": "one stream; layers 8-10 attend from the stream saved after layer 7 (77)",
+    "s39_fused_ce_kernel": "the loss as #79's CUDA kernel: bf16 sigmoid, the last rows' gradient quirk (79)",
 }
 
 
