@@ -59,7 +59,7 @@ class Report:
             lines.append(f"    {'check':<42}{'rel. error':>11}{'tolerance':>11}  result  worst tensor")
             for r in s.rows:
                 worst = f"{r.worst} ({r.detail})" if r.detail else r.worst
-                lines.append(f"    {r.label:<42}{r.error:>11.2e}{r.tol:>11.0e}  {'ok' if r.ok else 'FAIL':<6}  {worst}")
+                lines.append(f"    {r.label:<42}{r.error:>11.2e}{r.tol:>11.1e}  {'ok' if r.ok else 'FAIL':<6}  {worst}")
                 if verbose or not r.ok:
                     lines.append(f"      why this tolerance: {r.reason}")
                     for name, err in r.per_tensor.items() if verbose else []:
