@@ -481,6 +481,16 @@ _SAVED_ACTIVATION_78 = {
 }
 
 
+def _head_pair_banks_80(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#80's: NorMuon on `qk_bank` and `vo_bank`, each a stack of matrices stepped one by one
+    (head-pair Q/K blocks, V and O), as the MLP bank's but for its lr x2. 1440 + 40."""
+    attn = next(g.rule for g in recipe.groups if g.name == "attn")
+    stack = replace(attn, bank=None, bank_rows=False, matrix_lr_mul=(1.0,))
+    groups = tuple(g for g in recipe.groups if g.name != "attn") + (
+        Group("qk", Select(("qk_bank",)), stack), Group("vo", Select(("vo_bank",)), stack))
+    return replace(recipe, groups=groups).with_schedule(StageCooldown(1440, 0.6, 0.15, (1.0, 1.52, 1.73), extension=40))
+
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -1704,6 +1714,19 @@ _RECORDS: tuple[Record, ...] = (
         notes="#78 with the loss as one CUDA kernel: the sigmoid stored in bf16; every multi-token weight in the "
               "last rows' gradient.",
         **{**_SAVED_ACTIVATION_78, "stage": "s39_fused_ce_kernel"},
+    ),
+    Record(
+        id="80",
+        date="2026-04-08",
+        time="1.406 minutes",
+        description="In Muon orthogonize Q and K matrices in pairs of heads, instead of across the full 6 head matrix",
+        upstream=_log("2026-04-08_PairedHeadMuon/logs/split_qk0-1480.txt"),
+        notes="From #78: the attention bank split into head-pair Q/K blocks and V/O matrices, each orthogonalised "
+              "on its own (the Q/K blocks' second moment per column).",
+        **{**_SAVED_ACTIVATION_78, "stage": "s40_head_pair_banks",
+           "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1480),
+           "optimizer": _head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"]),
+           "bf16_params": tuple(p for p in BF16_BIGRAM_62 if p != "attn_bank") + ("qk_bank", "vo_bank")},
     ),
 )
 

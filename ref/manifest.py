@@ -198,7 +198,7 @@ _ENTRIES = (
     Entry('79', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-04_FuseCEFwdAndBwd/runs/19ad9161-37c0-4985-8dd4-6db4e27f34b4.txt',
           'cab53bcd839877cb923f3fea603a7ddba2ae0791d5906205aeda60bd8a0f9aa3', "flex"),
     Entry('80', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-08_PairedHeadMuon/logs/split_qk0-1480.txt',
-          'd67b87fd13fd3ac511a5866c85fd82296d772ddf641f29d5b5a550610426aa06', None),
+          'd67b87fd13fd3ac511a5866c85fd82296d772ddf641f29d5b5a550610426aa06', "flex"),
     Entry('81', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-22_MuddFormer/this_pr_v3/s1415v6_24559370-1341-4b22-93cc-f345c18829e2.txt',
           '5df0079b7442974020d370c80d2d08a88fbc00c939f5177c793f6cf1c3ab5690', None),
     Entry('82', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-29_XSAGatedLayers/this_pr_v1-s1410/06563169-6435-48ba-a1ad-f3e61bfcc573.txt',

@@ -1,6 +1,7 @@
 """Stage pieces a golden check covers only as a whole, tested on their own."""
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -101,3 +102,31 @@ def test_multi_token_loss_keeps_each_row_to_itself(record):
     both = float(model.loss(idx, targets, mtp_weights=weights))
     rows = [float(model.loss(idx[r:r + 1], targets[r:r + 1], mtp_weights=weights)) for r in range(2)]
     assert both == pytest.approx(sum(rows) / 2, rel=1e-5)
+
+
+def test_80s_head_pair_blocks_are_orthogonalised_on_their_own():
+    """#80: NorMuon steps every (2 head_dim, d) Q/K block of `qk_bank` apart (a block's update
+    reads its own gradient only) and keeps the banks' zero padding zero; the forward reads the
+    two banks back as #78's attention bank."""
+    shape = {**setup.shape("80"), "vocab_size": 1024, "head_fp8": None}
+    model = jnano.build_model("80", seed=0, **shape)
+    layers = len(model.attention_layers())
+    pairs = layers * 2 * (model.config.n_head // 2)  # a Q and a K block per head pair
+    assert model.attention_weights().shape == (layers, 4 * model.config.n_embd, model.config.n_embd)
+    assert model.qk_bank.shape[0] % model.config.world_size == 0 and not np.asarray(model.qk_bank[pairs:]).any()
+    params = eqx.filter(model, eqx.is_array)
+    opt = jnano.optimizer("80", model)
+    rng = np.random.default_rng(5)
+
+    def update(qk_grad):
+        grads = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), p.dtype), params)
+        grads = eqx.tree_at(lambda g: (g.qk_bank, g.vo_bank), grads,
+                            (qk_grad, grads.vo_bank.at[2 * layers:].set(0)))  # the padding's gradient is zero
+        updates, _ = opt.update(grads, opt.init(params), params)
+        return np.asarray(updates.qk_bank, np.float32), np.asarray(updates.vo_bank, np.float32)
+
+    qk_grad = jnp.asarray(rng.normal(size=model.qk_bank.shape), model.qk_bank.dtype).at[pairs:].set(0)
+    (qk_a, vo_a), (qk_b, _) = update(qk_grad), update(qk_grad.at[0].multiply(-3.0))
+    assert not qk_a[pairs:].any() and not vo_a[2 * layers:].any()
+    assert np.abs(qk_a[0] - qk_b[0]).max() > 0
+    np.testing.assert_array_equal(qk_a[1:], qk_b[1:])
