@@ -204,7 +204,7 @@ def test_cli_help_explains_options():
 
 
 def test_cli_bad_record_and_resume_without_out():
-    out = subprocess.run([sys.executable, "-m", "train", "--record", "77", "--preset", "smoke"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "train", "--record", "999", "--preset", "smoke"], capture_output=True, text=True)
     assert out.returncode == 2 and "valid records" in out.stderr
     out = subprocess.run([sys.executable, "-m", "train", "--resume"], capture_output=True, text=True)
     assert out.returncode == 2 and "--out" in out.stderr
