@@ -216,8 +216,7 @@ def _fp8_head(x, lm_head_weight, x_s, w_s, precision: str):
     it is the plain float32 matmul)."""
     if precision == "fp32":
         return x @ lm_head_weight.to(x.dtype), ()
-    x_f8 = x.div(x_s).to(torch.float8_e4m3fn)
-    w_f8 = lm_head_weight.div(w_s).to(torch.float8_e4m3fn)
+    x_f8, w_f8 = (torch.div(t, scale).to(dtype=torch.float8_e4m3fn) for t, scale in ((x, x_s), (lm_head_weight, w_s)))
     scale = torch.tensor(x_s, dtype=torch.float32) * torch.tensor(w_s, dtype=torch.float32)
     return ((_f32(x_f8) @ _f32(w_f8)) * scale).bfloat16(), (x_f8, w_f8)
 
@@ -276,11 +275,12 @@ def _cuda_softcapped_cross_entropy(capture: Callable[[], object], precision: str
     loop's `loss.sum() * grad_scale`). Returns a gradient for each of its 8 inputs (upstream's
     7 pass only under torch.compile)."""
 
-    class FusedSoftcappedCrossEntropy(torch.autograd.Function):
+    class CudaFusedLossStandIn(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, x, targets, mtp_weights, lm_head_weight, x_s, w_s, grad_s, grad_scale, A=23.0, B=5.0, C=7.5):
-            weights = _f32(mtp_weights)
-            logits, f8 = _fp8_head(x, lm_head_weight, x_s, w_s, precision)
+        def forward(ctx, hidden, target_ids, horizon_weights, head_weight, x_scale, w_scale, g_scale, loss_grad_scale,
+                    A=23.0, B=5.0, C=7.5):
+            weights = _f32(horizon_weights)
+            logits, f8 = _fp8_head(hidden, head_weight, x_scale, w_scale, precision)
             inv = 1.0 / C
             s = torch.sigmoid(_f32(logits) * inv + B * inv)
             if precision != "fp32":
@@ -293,24 +293,24 @@ def _cuda_softcapped_cross_entropy(capture: Callable[[], object], precision: str
             rows = torch.arange(n)
             for k, w in enumerate(weights.tolist()):
                 if k < n:
-                    t = targets[k:].long()
+                    t = target_ids[k:].long()
                     losses[: n - k] += w * (lse[: n - k] - z[: n - k].gather(1, t[:, None])[:, 0])
                     picked_weights[rows[: n - k], t] += w
-            grad = grad_scale * (A * inv) * (weights.sum() * torch.exp(z - lse[:, None]) - picked_weights) * s * (1 - s)
+            grad = loss_grad_scale * (A * inv) * (weights.sum() * torch.exp(z - lse[:, None]) - picked_weights) * s * (1 - s)
             recorder = capture()
             if recorder is not None:
                 recorder.logits = z
-            ctx.save_for_backward(grad, x, lm_head_weight, *f8)
-            ctx.params = (x_s, w_s, grad_s)
+            ctx.save_for_backward(grad, hidden, head_weight, *f8)
+            ctx.params = (x_scale, w_scale, g_scale)
             return losses
 
         @staticmethod
-        def backward(ctx, grad_output):
+        def backward(ctx, _unused_incoming_grad):
             grad, x, w, *f8 = ctx.saved_tensors
             grad_x, grad_w = _fp8_head_grads(grad, x, w, f8, *ctx.params)
             return grad_x, None, None, grad_w, None, None, None, None
 
-    return FusedSoftcappedCrossEntropy
+    return CudaFusedLossStandIn
 
 
 # #38 renames the two wrappers (`XXT`, `ba_plus_cAA`): the same kernels
