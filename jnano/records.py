@@ -481,6 +481,9 @@ _SAVED_ACTIVATION_78 = {
 }
 
 
+_BF16_HEAD_PAIRS_80 = tuple(p for p in BF16_BIGRAM_62 if p != "attn_bank") + ("qk_bank", "vo_bank")
+
+
 def _head_pair_banks_80(recipe: OptimizerRecipe) -> OptimizerRecipe:
     """#80's: NorMuon on `qk_bank` and `vo_bank`, each a stack of matrices stepped one by one
     (head-pair Q/K blocks, V and O), as the MLP bank's but for its lr x2. 1440 + 40."""
@@ -489,6 +492,16 @@ def _head_pair_banks_80(recipe: OptimizerRecipe) -> OptimizerRecipe:
     groups = tuple(g for g in recipe.groups if g.name != "attn") + (
         Group("qk", Select(("qk_bank",)), stack), Group("vo", Select(("vo_bank",)), stack))
     return replace(recipe, groups=groups).with_schedule(StageCooldown(1440, 0.6, 0.15, (1.0, 1.52, 1.73), extension=40))
+
+
+def _mudd_81(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#81's: the MUDD tensors in Adam as the gate banks (betas 0.9/0.99, cautious decay 0.005)
+    at lr x0.25, the bias without decay. 1405 + 10."""
+    banks = next(g.rule for g in recipe.groups if g.name == "gate_banks")
+    mudd = replace(banks, lr=banks.lr * 0.25)
+    groups = recipe.groups + (Group("mudd", Select(("dense_w1", "dense_w2")), mudd),
+                              Group("mudd_bias", Select(("dense_bs",)), replace(mudd, cautious_weight_decay=0.0)))
+    return replace(recipe, groups=groups).with_schedule(StageCooldown(1405, 0.6, 0.15, (1.0, 1.52, 1.73), extension=10))
 
 
 _RECORDS: tuple[Record, ...] = (
@@ -1726,7 +1739,21 @@ _RECORDS: tuple[Record, ...] = (
         **{**_SAVED_ACTIVATION_78, "stage": "s40_head_pair_banks",
            "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1480),
            "optimizer": _head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"]),
-           "bf16_params": tuple(p for p in BF16_BIGRAM_62 if p != "attn_bank") + ("qk_bank", "vo_bank")},
+           "bf16_params": _BF16_HEAD_PAIRS_80},
+    ),
+    Record(
+        id="81",
+        date="2026-04-22",
+        time="1.363 minutes",
+        description="MUDD Skip Connections",
+        upstream=_log("2026-04-22_MuddFormer/this_pr_v3/s1415v6_24559370-1341-4b22-93cc-f345c18829e2.txt"),
+        notes="#80 with #79's loss kernel and MUDD: the last two layers' coefficients from a small MLP of the stream "
+              "(v of layer 10, its gates and lambdas, the last residual over x0, h7, h9, ve0 and the skip); the "
+              "backout scalar absorbed into MUDD's bias.",
+        **{**_SAVED_ACTIVATION_78, "stage": "s41_mudd",
+           "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1415),
+           "optimizer": _mudd_81(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
+           "bf16_params": _BF16_HEAD_PAIRS_80 + ("dense_w1", "dense_w2", "dense_bs")},
     ),
 )
 

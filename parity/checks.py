@@ -160,7 +160,7 @@ _BF16_LOGITS = ("bf16 activations round ~2^-9 at every op of 12 layers, independ
 _BF16_GRAD = ("bf16 backward, matrices only: either side's gradient is 7-10% from its own fp32 gradient (the FP8 "
               "head's e5m2 gradient, 2 mantissa bits: ours 7.3e-2 #70, 8.2e-2 #74, 1.0e-1 #80), and the two round "
               "apart where their rounding points differ: measured <= 3.8e-2 to #73, 1.0e-1 (#74 value_embeds), "
-              "1.1e-1 (#80 vo_bank); a scalar's or gate's bf16 gradient is a cancelling "
+              "1.1e-1 (#80 vo_bank), 9.9e-2 live and 1.27e-1 against its golden's fingerprint (#81 qk_bank); a scalar's or gate's bf16 gradient is a cancelling "
               "sum dominated by rounding (tens of %; #28's gate measured 1.1e-1 at seed 101): checked at fp32 only")
 RECORD_MODEL = (
     Check("logits", "logits (bf16 model)", 5e-2, _BF16_LOGITS),

@@ -4,7 +4,14 @@ Matrices (ndim >= 2) are N(0, 1/fan_in) with fan_in = the last dim in PyTorch's 
 layout. Vectors and scalars are the record's init value plus U(-0.1, 0.1), so nothing that
 upstream initialises to a constant (LayerNorm weight 1, biases 0, zero-init projections later)
 stays degenerate: a forgotten bias or an ignored gain would otherwise go unseen.
+
+#81's MUDD tensors break the layout rule, so `FAN_IN_AXIS` and `BIASES` name them: `dense_w2`
+(layers, hidden, channels, columns) contracts its hidden axis (64), not its last (8), and
+`dense_bs` is a bias whose init sets layer 10's lambdas (about 1 after the scale). Drawn as
+layout-rule matrices they gave coefficients of several units, and gradients 8x more sensitive to
+one rounding than #80's (`parity.sensitivity`), for no function the record ever computes.
 """
+
 
 from __future__ import annotations
 
@@ -15,21 +22,24 @@ import jnano
 from jnano.state_dict import named_parameters
 from parity.rng import integers, normal, uniform
 
+FAN_IN_AXIS = {"dense_w2": 1}
+BIASES = frozenset({"dense_bs"})
+
 
 def parity_state_dict(record: str, seed: int, shape: dict) -> dict[str, np.ndarray]:
     """Every parameter of record `record`'s model at `shape`, drawn from `seed`, as a state_dict
     (with tied aliases and buffers, ready for `torch_model.load_state_dict(strict=True)`)."""
     def vectors():  # jitted: XLA drops the (large, unused) random matrices of the init
         model = jnano.build_model(record, seed=0, **shape)
-        return {n: v for n, v in named_parameters(model).items() if v.ndim < 2}
+        return {n: v for n, v in named_parameters(model).items() if v.ndim < 2 or n in BIASES}
 
     shapes = {n: tuple(v.shape) for n, v in
               jax.eval_shape(lambda: named_parameters(jnano.build_model(record, seed=0, **shape))).items()}
     init_values = jax.jit(vectors)()
     params = {}
     for name, shape_ in shapes.items():
-        if len(shape_) >= 2:
-            value = normal(seed, f"weight/{name}", shape_) / np.sqrt(shape_[-1])
+        if len(shape_) >= 2 and name not in BIASES:
+            value = normal(seed, f"weight/{name}", shape_) / np.sqrt(shape_[FAN_IN_AXIS.get(name, -1)])
         else:
             value = np.asarray(init_values[name], np.float64) + uniform(seed, f"weight/{name}", shape_, -0.1, 0.1)
         params[name] = value.astype(np.float32)

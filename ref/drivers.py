@@ -295,6 +295,8 @@ class FlexDriver(TopLevelDriver):
         self._loss_scale = compile(ast.Expression(plan.loss_scale), filename, "eval")
         self._window_args = [compile(ast.Expression(a), filename, "eval") for a in plan.window_args]
         self._window_kwargs = {k: compile(ast.Expression(v), filename, "eval") for k, v in plan.window_kwargs.items()}
+        # the parameter labels `NorMuonAndAdam`'s table (#61 on) gives to Adam
+        self._adam_labels = set(re.findall(r'"(\w+)":\s*\{\s*"optim":\s*"adam"', source))
         # upstream's inputs are int32 from #15 on (its loader casts them); targets int64
         self.int32_inputs = bool(re.search(r"\[:-1\]\.to\([^)]*dtype=torch\.int32", source))
 
@@ -405,9 +407,10 @@ class FlexDriver(TopLevelDriver):
                     sub.use_fp8 = False
             # #61 on: NorMuonAndAdam steps a bank (the parameters it gives a `.reshape` view) through
             # its bf16 bits and a uint16 mantissa, so `main` casts them to bf16 and they have no
-            # float32 form: bf16 in every precision, as #57-#60 built their weights
+            # float32 form: bf16 in every precision, as #57-#60 built their weights. (#81's MUDD
+            # tensors have a `.reshape` too, but Adam steps them: they stay float32.)
             for p in model.parameters():
-                if isinstance(getattr(p, "reshape", None), tuple):
+                if isinstance(getattr(p, "reshape", None), tuple) and getattr(p, "label", None) not in self._adam_labels:
                     p.data = p.data.bfloat16()
         else:
             ns = vars(self.m)

@@ -200,7 +200,7 @@ _ENTRIES = (
     Entry('80', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-08_PairedHeadMuon/logs/split_qk0-1480.txt',
           'd67b87fd13fd3ac511a5866c85fd82296d772ddf641f29d5b5a550610426aa06', "flex"),
     Entry('81', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-22_MuddFormer/this_pr_v3/s1415v6_24559370-1341-4b22-93cc-f345c18829e2.txt',
-          '5df0079b7442974020d370c80d2d08a88fbc00c939f5177c793f6cf1c3ab5690', None),
+          '5df0079b7442974020d370c80d2d08a88fbc00c939f5177c793f6cf1c3ab5690', "flex"),
     Entry('82', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-29_XSAGatedLayers/this_pr_v1-s1410/06563169-6435-48ba-a1ad-f3e61bfcc573.txt',
           'ff476d7d786461d5f5e611c9d728d4b81148e50536c5b4eb330a03c0e24a68dd', None),
     Entry('83', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-20_BigramsSignTrick/pr299/0cf91274-eda8-49cd-9a97-9369f730f271.txt',

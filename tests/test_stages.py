@@ -130,3 +130,25 @@ def test_80s_head_pair_blocks_are_orthogonalised_on_their_own():
     assert not qk_a[pairs:].any() and not vo_a[2 * layers:].any()
     assert np.abs(qk_a[0] - qk_b[0]).max() > 0
     np.testing.assert_array_equal(qk_a[1:], qk_b[1:])
+
+
+def test_81s_mudd_bias_reproduces_the_scalars_it_replaced():
+    """#81 at init, `dense_w2` zero: every MUDD coefficient is its bias times the scale, so the
+    model is #80's with layer 10's lambdas at their init, a backout of 0.5 (-4.34 x the scale)
+    and, once its value-gate bias is -1/scale (upstream's `gate + 2` is 1, as #80's `2 sigmoid(0)`),
+    layer 10's value gate. Which stream MUDD reads as x0, h7, h9 or the skip cannot show here
+    (their coefficients are zero but for h7's): the live and golden parity checks that."""
+    from jnano.stages import s41_mudd
+
+    shape = {**setup.shape("81"), "vocab_size": 1024}
+    m80, m81 = (jnano.build_model(r, seed=0, **shape) for r in ("80", "81"))
+    n = m81.config.n_layer
+    np.testing.assert_array_equal(np.delete(np.asarray(m80.scalars), 2 * n + 1)[:2 * n + 2], np.asarray(m81.scalars))
+    m81 = eqx.tree_at(lambda m: m.dense_bs, m81, m81.dense_bs.at[0, :, s41_mudd.VALUE_GATE].set(-1 / s41_mudd.SCALE))
+    m80 = eqx.tree_at(lambda m: m.scalars, m80, m80.scalars.at[2 * n + 1].set(4.34 * s41_mudd.SCALE))
+    idx = jnp.asarray(np.random.default_rng(0).integers(0, 1024, (1, 512)))
+    a, b = np.asarray(m80(idx)), np.asarray(m81(idx))
+    np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-5)
+    # and layer 10's value gate is MUDD's, not the bank's row: moving that row changes nothing
+    moved = eqx.tree_at(lambda m: m.ve_gate_bank, m81, m81.ve_gate_bank.at[-1].set(3.0))
+    np.testing.assert_array_equal(np.asarray(moved(idx)), b)

@@ -17,6 +17,12 @@ def scaled(s: Float[Array, ""], x: Float[Array, "..."]) -> Float[Array, "..."]:
     return s.astype(x.dtype) * x
 
 
+def times(x: Float[Array, "..."], c: float) -> Float[Array, "..."]:
+    """`x * c` for a Python float `c`, as torch computes it: in float32 (CUDA's opmath), the
+    product rounded once to `x`'s dtype. (JAX would round `c` to bf16 first.)"""
+    return (x.astype(jnp.float32) * c).astype(x.dtype)
+
+
 def rounded(x: Float[Array, "..."], dtype) -> Float[Array, "..."]:
     """`x` (float32) rounded to `dtype`'s precision and kept float32: one eager torch op's result
     stored in `dtype`. `reduce_precision`, not a round trip through `dtype`, which XLA may drop

@@ -65,6 +65,7 @@ STAGES: dict[str, str] = {
     "s38_single_saved_activation": "one stream; layers 8-10 attend from the stream saved after layer 7 (77)",
     "s39_fused_ce_kernel": "the loss as #79's CUDA kernel: bf16 sigmoid, the last rows' gradient quirk (79)",
     "s40_head_pair_banks": "#78 with the attention bank as head-pair Q/K blocks and V/O, orthogonalised apart (80)",
+    "s41_mudd": "#80 with #79's loss; MUDD connections into and after the last layer, no backout scalar (81)",
 }
 
 
