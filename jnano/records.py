@@ -504,6 +504,13 @@ def _mudd_81(recipe: OptimizerRecipe) -> OptimizerRecipe:
     return replace(recipe, groups=groups).with_schedule(StageCooldown(1405, 0.6, 0.15, (1.0, 1.52, 1.73), extension=10))
 
 
+def _xsa_82(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#82's: `xsa_alphas` in Adam with the lambdas (betas 0.9/0.95, lr x1, no decay). 1410 + 40."""
+    lanes = next(g.rule for g in recipe.groups if g.name == "lanes")
+    return replace(recipe, groups=recipe.groups + (Group("xsa", Select(("xsa_alphas",)), lanes),)).with_schedule(
+        StageCooldown(1410, 0.6, 0.15, (1.0, 1.52, 1.73), extension=40))
+
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -1754,6 +1761,19 @@ _RECORDS: tuple[Record, ...] = (
            "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1415),
            "optimizer": _mudd_81(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
            "bf16_params": _BF16_HEAD_PAIRS_80 + ("dense_w1", "dense_w2", "dense_bs")},
+    ),
+    Record(
+        id="82",
+        date="2026-04-29",
+        time="1.353 minutes",
+        description="Learnable XSA",
+        upstream=_log("2026-04-29_XSAGatedLayers/this_pr_v1-s1410/06563169-6435-48ba-a1ad-f3e61bfcc573.txt"),
+        notes="#80 with #79's loss kernel (not #81's MUDD) and learnable XSA on layers 1, 3, 4, 7, 8, 10: each head's "
+              "output less tanh(alpha) of its part along its own value.",
+        **{**_SAVED_ACTIVATION_78, "stage": "s42_xsa",
+           "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1450),
+           "optimizer": _xsa_82(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
+           "bf16_params": _BF16_HEAD_PAIRS_80},
     ),
 )
 

@@ -152,3 +152,24 @@ def test_81s_mudd_bias_reproduces_the_scalars_it_replaced():
     # and layer 10's value gate is MUDD's, not the bank's row: moving that row changes nothing
     moved = eqx.tree_at(lambda m: m.ve_gate_bank, m81, m81.ve_gate_bank.at[-1].set(3.0))
     np.testing.assert_array_equal(np.asarray(moved(idx)), b)
+
+
+def test_82s_xsa_takes_out_a_learned_share_of_each_heads_own_value():
+    """#82: `y - tanh(alpha) (y . v̂) v̂` per head: alpha 0 is #80's model exactly, tanh(alpha) = 1
+    leaves each head's output orthogonal to its own value, 1/2 halves that component; a zero value
+    (F.normalize's eps) leaves the output alone."""
+    from jnano.stages.s42_xsa import without_own_value
+
+    rng = np.random.default_rng(3)
+    y, v = (jnp.asarray(rng.normal(size=(1, 5, 2, 8)), jnp.float32) for _ in range(2))
+    unit = v / jnp.linalg.norm(v, axis=-1, keepdims=True)
+    along = lambda out: np.asarray(jnp.sum(out * unit, -1))  # noqa: E731
+    np.testing.assert_allclose(along(without_own_value(y, v, jnp.full(2, 30.0))), 0.0, atol=1e-5)
+    np.testing.assert_allclose(along(without_own_value(y, v, jnp.full(2, np.arctanh(0.5)))), along(y) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(without_own_value(y, jnp.zeros_like(v), jnp.ones(2))), np.asarray(y))
+    shape = {**setup.shape("82"), "vocab_size": 1024}
+    idx = jnp.asarray(rng.integers(0, 1024, (1, 512)))
+    m80, m82 = (jnano.build_model(r, seed=0, **shape) for r in ("80", "82"))
+    np.testing.assert_array_equal(np.asarray(m82(idx)), np.asarray(m80(idx)))
+    moved = eqx.tree_at(lambda m: m.xsa_alphas, m82, m82.xsa_alphas.at[3].set(1.0))
+    assert np.abs(np.asarray(moved(idx)) - np.asarray(m82(idx))).max() > 1e-3

@@ -66,6 +66,7 @@ STAGES: dict[str, str] = {
     "s39_fused_ce_kernel": "the loss as #79's CUDA kernel: bf16 sigmoid, the last rows' gradient quirk (79)",
     "s40_head_pair_banks": "#78 with the attention bank as head-pair Q/K blocks and V/O, orthogonalised apart (80)",
     "s41_mudd": "#80 with #79's loss; MUDD connections into and after the last layer, no backout scalar (81)",
+    "s42_xsa": "#80 with #79's loss; learnable XSA (own-value part out of the output) on the unpaired layers (82)",
 }
 
 

@@ -42,7 +42,13 @@ class RowBankAttention(WeightLambdaAttention):
         q, k, v = qkv_heads(x, scaled(lambdas[0], bank[:3].astype(x.dtype)), self.n_head)
         if vi is not None:
             v = v + vi.reshape(v.shape).astype(v.dtype)
-        return rope_attention(q, k, v, mask, **attention)
+        return self.attended(rope_attention(q, k, v, mask, **attention), v)
+
+    def attended(self, y, v):
+        """The heads' output `y` (B, T, hdim) given the values `v` (B, T, H, D) they attended:
+        `y` itself (#82's XSA takes out its part along each value)."""
+        del v
+        return y
 
     def output_weight(self, bank, lambdas, dtype):
         return scaled(lambdas[1], bank[3].astype(dtype))

@@ -68,7 +68,7 @@ class KeyOffsetAttention(RowBankAttention):
         if vi is not None:
             v = v + vi.reshape(v.shape).astype(v.dtype)
         B, T = x.shape[:2]
-        return attend(q, self.offset_keys(k), v, mask, scale).reshape(B, T, -1)
+        return self.attended(attend(q, self.offset_keys(k), v, mask, scale).reshape(B, T, -1), v)
 
 
 class GPT(s22b_premul_out.GPT):

@@ -87,7 +87,7 @@ class MuddFedAttention(HalfKeyOffsetAttention):
         q, k = qk_norm_rope(q, k, rope)
         v = v + gated_values.reshape(v.shape).astype(v.dtype)
         B, T = x.shape[:2]
-        return attend(q, self.offset_keys(k), v, mask, scale).reshape(B, T, -1)
+        return self.attended(attend(q, self.offset_keys(k), v, mask, scale).reshape(B, T, -1), v)
 
 
 class GPT(s40_head_pair_banks.GPT):
