@@ -337,7 +337,15 @@ class DistAdam:
     freeze_after_transitions: int = 0
 
 
-Rule = AdamW | OrthogonalNesterov | Muon | DistAdam
+@dataclass(frozen=True)
+class Fixed:
+    """Not trained: a persistent buffer that the model holds as a leaf so that it loads from, and
+    saves to, the state_dict (#83's `bigram_sign_table`, random signs broadcast from rank 0)."""
+
+    lr: float = 0.0
+
+
+Rule = AdamW | OrthogonalNesterov | Muon | DistAdam | Fixed
 
 
 # --- FP8 matmul scales (records #19-#25's head; `jnano.nn.fp8` computes with them) ----------------

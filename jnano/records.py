@@ -24,6 +24,7 @@ from jnano.hparams import (
     POLAR_EXPRESS_COEFFS,
     AdamW,
     BosAlignedData,
+    Fixed,
     ClipGlobalNorm,
     CooldownToFloor,
     CosineWithWarmup,
@@ -509,6 +510,11 @@ def _xsa_82(recipe: OptimizerRecipe) -> OptimizerRecipe:
     lanes = next(g.rule for g in recipe.groups if g.name == "lanes")
     return replace(recipe, groups=recipe.groups + (Group("xsa", Select(("xsa_alphas",)), lanes),)).with_schedule(
         StageCooldown(1410, 0.6, 0.15, (1.0, 1.52, 1.73), extension=40))
+
+
+def _bigram_signs_83(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#83's: the sign table is a buffer (never stepped). 1440 + 40, as #80."""
+    return replace(recipe, groups=recipe.groups + (Group("buffers", Select(("bigram_sign_table",)), Fixed()),))
 
 
 _RECORDS: tuple[Record, ...] = (
@@ -1774,6 +1780,18 @@ _RECORDS: tuple[Record, ...] = (
            "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1450),
            "optimizer": _xsa_82(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
            "bf16_params": _BF16_HEAD_PAIRS_80},
+    ),
+    Record(
+        id="83",
+        date="2026-05-20",
+        time="1.328 minutes",
+        description="Sign Trick on Bigram Embed",
+        upstream=_log("2026-05-20_BigramsSignTrick/pr299/0cf91274-eda8-49cd-9a97-9369f730f271.txt"),
+        notes="#80 with #79's loss kernel (not #81's MUDD or #82's XSA): the bigram table (754560, 192) into the "
+              "stream's first 192 channels, each row times +-1 signs picked by the XOR of the two tokens.",
+        **{**_SAVED_ACTIVATION_78, "stage": "s43_bigram_signs",
+           "optimizer": _bigram_signs_83(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
+           "bf16_params": _BF16_HEAD_PAIRS_80 + ("bigram_sign_table",)},
     ),
 )
 

@@ -161,7 +161,8 @@ def ours(record: str, inp: Inputs, precision: str, trajectory: bool = True) -> s
     if record_precision_model(record, precision):
         out.update(sides.jax_record_precision(record, setup.record_shape(record, inp.size), inp.state_dict,
                                               inp.batches[0]))
-    return out
+    # a buffer we hold as a leaf (#83's sign table) has no gradient or update upstream
+    return {k: v for k, v in out.items() if k.rsplit("/", 1)[-1] not in weights.SIGN_TABLES}
 
 
 def theirs(reference, record: str, inp: Inputs, precision: str) -> sides.Results:
@@ -169,7 +170,8 @@ def theirs(reference, record: str, inp: Inputs, precision: str) -> sides.Results
     seq = inp.batches[0][0].shape[-1]
     args = setup.upstream_args(record, recipe)
     if setup.is_flex(record):  # the warmdown's name changes between records: keep upstream's own
-        args = type(args)(**setup.for_declared(vars(args), reference.driver.declared_args()))
+        args = type(args)(**setup.for_declared({**vars(args), **setup.upstream_model_args(record, inp.shape)},
+                                               reference.driver.declared_args()))
     out = sides.torch_results(reference, setup.upstream_shape(record, inp.shape, seq), inp.state_dict, inp.batches,
                               args, precision == "float32", inp.synthetic,
                               model_checks=precision == "float32")

@@ -21,6 +21,9 @@ SMALL_BATCH = dict(batch=2, seq=32)
 # value-embedding layout, block 7, the 12-entry mask list); one 128-dim head keeps the head
 # size #21 on hard-code. 512 tokens = 4 blocks of 128, enough for block windows of 1-3.
 FLEX_SMALL = dict(n_head=1, n_embd=128)
+# #83 on: the bigram reaches the stream's first 192 of 768 channels; a quarter of 128 here (the
+# stages whose Config has the field take it, and upstream gets it as `args.bigram_dim`)
+FLEX_SMALL_BIGRAM = dict(bigram_dim=32)
 FLEX_SMALL_BATCH = dict(batch=1, seq=512)
 # fp32 parity runs upstream in fp32 throughout: its `.bfloat16()` casts off (ref's fp32 mode)
 # and the FP8 head replaced by the plain matmul it computes in evaluation.
@@ -45,7 +48,8 @@ def shape(record: str, size: str = "small") -> dict:
     fields = _fields(record)
     out = {k: v for k, v in FP32_OVERRIDES.items() if k in fields}
     if size == "small":
-        out.update({k: v for k, v in (FLEX_SMALL if is_flex(record) else SMALL).items() if k in fields})
+        small = {**FLEX_SMALL, **FLEX_SMALL_BIGRAM} if is_flex(record) else SMALL
+        out.update({k: v for k, v in small.items() if k in fields})
         # #58 on pair the heads: two 64-dim heads in the same 128 dims
         out["n_head"] = max(out.get("n_head", 1), get_stage(records.get(record).stage).GPT.min_heads)
     return out
@@ -57,6 +61,20 @@ def batch_geometry(record: str, size: str = "small") -> dict:
     if size == "small":
         return dict(SMALL_BATCH)
     return dict(batch=1, seq=min(records.get(record).training.seq_len, 1024))
+
+
+# our Config fields that upstream keeps in `Hyperparameters` (#62 on), by upstream's name
+MODEL_ARGS = {"bigram_vocab_size": "bigram_vocab_size", "bigram_dim": "bigram_dim",
+              "bigram_sign_rows": "bigram_sign_table_rows"}
+
+
+def upstream_model_args(record: str, shape: dict | None = None) -> dict:
+    """The model's sizes that upstream reads from `args` rather than its constructor (the bigram
+    table's), at `shape` (None: the record's own), for the stages that have them."""
+    import jnano
+
+    cfg = jnano.config(record, **(shape or {}))
+    return {theirs: getattr(cfg, ours) for ours, theirs in MODEL_ARGS.items() if ours in _fields(record)}
 
 
 def upstream_shape(record: str, shape: dict, seq: int) -> dict:
@@ -176,7 +194,7 @@ def table_args(record: str) -> dict:
                    val_loss_every=t.val_every, val_tokens=t.val_tokens)
         if t.batch_stages is not None:  # #46
             out.update(train_bs_schedule=t.batch_stages.stages, train_bs_extension=t.batch_stages.extension)
-        return out
+        return {**out, **upstream_model_args(record)}
     out.update(sequence_length=t.seq_len, val_loss_every=t.val_every)
     family = entry_for(record).family
     if family == "train_gpt2_orthogonal_nesterov":

@@ -28,7 +28,7 @@ from jnano import records
 from jnano.optim.build import build_optimizer
 from jnano.optim.master import MantissaState, master_of
 from jnano.state_dict import named_parameters, path_name
-from parity import setup
+from parity import setup, weights
 
 Results = dict[str, np.ndarray]
 
@@ -84,6 +84,11 @@ def jax_record_precision(record: str, shape: dict, state_dict: dict, batch) -> R
     return out
 
 
+def _computed_buffers(model) -> set[str]:
+    """Upstream's buffers that its constructor computes (not the drawn ones we hold as leaves)."""
+    return {name for name, _ in model.named_buffers()} - weights.SIGN_TABLES
+
+
 def torch_record_precision(reference, shape: dict, state_dict: dict, batch, args) -> Results:
     """The same from upstream's model built as its `main` builds it (`ref.load(..., precision="record")`);
     `args` (the shortened schedule) set first: the window at the probe step depends on it."""
@@ -92,7 +97,7 @@ def torch_record_precision(reference, shape: dict, state_dict: dict, batch, args
     reference.set_args(args)
     torch.manual_seed(0)
     model = reference.build_model(**shape)
-    buffers = {name for name, _ in model.named_buffers()}
+    buffers = _computed_buffers(model)
     model.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in state_dict.items()
                            if k not in buffers}, strict=False)
     model.train()
@@ -311,10 +316,12 @@ def torch_results(reference, shape: dict, state_dict: dict, batches, args, fp32_
     tensors = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in state_dict.items()}
 
     def fresh_model():
-        """Upstream's model holding our parameters; its buffers (causal mask, inv_freq) stay
-        the ones upstream's own constructor computed."""
+        """Upstream's model holding our parameters; its computed buffers (causal mask, inv_freq)
+        stay the ones upstream's own constructor computed, its drawn ones (#83's sign table) are
+        ours. `args` first: #83 on size the bigram table from them."""
+        reference.set_args(args)
         model = reference.build_model(**shape)
-        buffers = {name for name, _ in model.named_buffers()}
+        buffers = _computed_buffers(model)
         missing, unexpected = model.load_state_dict(
             {k: v for k, v in tensors.items() if k not in buffers}, strict=False)
         if unexpected or set(missing) - buffers:

@@ -9,7 +9,8 @@ stays degenerate: a forgotten bias or an ignored gain would otherwise go unseen.
 (layers, hidden, channels, columns) contracts its hidden axis (64), not its last (8), and
 `dense_bs` is a bias whose init sets layer 10's lambdas (about 1 after the scale). Drawn as
 layout-rule matrices they gave coefficients of several units, and gradients 8x more sensitive to
-one rounding than #80's (`parity.sensitivity`), for no function the record ever computes.
+one rounding than #80's (`parity.sensitivity`), for no function the record ever computes. #83's
+`bigram_sign_table` is a buffer of signs and is drawn as signs.
 """
 
 
@@ -24,6 +25,8 @@ from parity.rng import integers, normal, uniform
 
 FAN_IN_AXIS = {"dense_w2": 1}
 BIASES = frozenset({"dense_bs"})
+# persistent buffers held as leaves (`hparams.Fixed`): drawn as upstream draws them
+SIGN_TABLES = frozenset({"bigram_sign_table"})
 
 
 def parity_state_dict(record: str, seed: int, shape: dict) -> dict[str, np.ndarray]:
@@ -38,7 +41,9 @@ def parity_state_dict(record: str, seed: int, shape: dict) -> dict[str, np.ndarr
     init_values = jax.jit(vectors)()
     params = {}
     for name, shape_ in shapes.items():
-        if len(shape_) >= 2 and name not in BIASES:
+        if name in SIGN_TABLES:  # #83: randn(...).sign()
+            value = np.sign(normal(seed, f"weight/{name}", shape_))
+        elif len(shape_) >= 2 and name not in BIASES:
             value = normal(seed, f"weight/{name}", shape_) / np.sqrt(shape_[FAN_IN_AXIS.get(name, -1)])
         else:
             value = np.asarray(init_values[name], np.float64) + uniform(seed, f"weight/{name}", shape_, -0.1, 0.1)

@@ -204,7 +204,7 @@ _ENTRIES = (
     Entry('82', MODDED, MODDED_HEAD, 'records/track_1_short/2026-04-29_XSAGatedLayers/this_pr_v1-s1410/06563169-6435-48ba-a1ad-f3e61bfcc573.txt',
           'ff476d7d786461d5f5e611c9d728d4b81148e50536c5b4eb330a03c0e24a68dd', "flex"),
     Entry('83', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-20_BigramsSignTrick/pr299/0cf91274-eda8-49cd-9a97-9369f730f271.txt',
-          '46117ef95665b115b16386ba203dbfe068d9e4519552ccfb644595f5ac665341', None),
+          '46117ef95665b115b16386ba203dbfe068d9e4519552ccfb644595f5ac665341', "flex"),
     Entry('84', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-19_FP8MLPUpProj/this_record/008bb79d-d5bc-4205-bd4e-5e4ae82e658c.txt',
           '9454e7d0a4e7396db51109b60c04820bf272bed5fce0c5e82bcb8c8b86e55165', None),
     Entry('85', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-27-MuddGatedAndDC/this_pr_v3/094d297d-8156-4f99-b0da-a7dcdd63eec3.txt',

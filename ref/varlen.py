@@ -68,10 +68,12 @@ def cu_seqlens_of(inputs: torch.Tensor, bos_id: int, max_num_docs: int) -> torch
     return out
 
 
-def get_kernel(repo: str) -> SimpleNamespace:
+def get_kernel(repo: str, version=None) -> SimpleNamespace:
     """#38 on fetch FA3 from the Hugging Face kernel hub
-    (`kernels.get_kernel('varunneal/flash-attention-3').flash_attn_interface`): this stand-in."""
-    if "flash-attention" not in repo:
+    (`kernels.get_kernel('varunneal/flash-attention-3').flash_attn_interface`; #83 on
+    `get_kernel('kernels-community/flash-attn3', version=1)`): this stand-in."""
+    del version
+    if "flash-attention" not in repo and "flash-attn" not in repo:
         raise ImportError(f"the reference has no CPU stand-in for the hub kernel {repo!r}")
     return SimpleNamespace(flash_attn_interface=SimpleNamespace(flash_attn_varlen_func=flash_attn_varlen_func))
 

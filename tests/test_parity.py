@@ -37,11 +37,12 @@ GOLDEN_RECORDS = [r for r in RECORDS if r not in goldens.SYSTEMS_ONLY]
 # core check (fp32 model and two optimizer steps, 10-50 s), except the 11-layer records whose
 # every change a later record in CI carries: #63's untied tables (#64), #65's function (#69 computes
 # it, with #67's init), #68's device bigram hash (#73), #70's value layout and #72's seq-len stages
-# and lr floor (#74, which merges them), #78's NorMuon beta2, #79's loss kernel and #80's head-pair
-# banks (#81 and #82, which have all three).
+# and lr floor (#74, which merges them), #77's single saved activation, #78's NorMuon beta2, #79's loss
+# kernel and #80's head-pair banks (#82 computes #80's forward with all of them; #81 and #83 too, but
+# for the last layers and the bigram).
 # `python -m pytest -m slow` (and `python -m parity --all`) run the whole check of every record.
 FULL_IN_CI = {r for r in GOLDEN_RECORDS if not setup.is_flex(r)} | {"12", "24", "29", records.LATEST}
-CORE_CARRIED_BY_A_LATER_RECORD = {"63", "65", "68", "70", "72", "78", "79", "80"}
+CORE_CARRIED_BY_A_LATER_RECORD = {"63", "65", "68", "70", "72", "77", "78", "79", "80"}
 
 
 @pytest.mark.parametrize("record", [r if r in FULL_IN_CI else pytest.param(r, marks=pytest.mark.slow)

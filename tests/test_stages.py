@@ -147,11 +147,12 @@ def test_81s_mudd_bias_reproduces_the_scalars_it_replaced():
     m81 = eqx.tree_at(lambda m: m.dense_bs, m81, m81.dense_bs.at[0, :, s41_mudd.VALUE_GATE].set(-1 / s41_mudd.SCALE))
     m80 = eqx.tree_at(lambda m: m.scalars, m80, m80.scalars.at[2 * n + 1].set(4.34 * s41_mudd.SCALE))
     idx = jnp.asarray(np.random.default_rng(0).integers(0, 1024, (1, 512)))
-    a, b = np.asarray(m80(idx)), np.asarray(m81(idx))
+    logits = eqx.filter_jit(lambda m: m(idx))
+    a, b = np.asarray(logits(m80)), np.asarray(logits(m81))
     np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-5)
     # and layer 10's value gate is MUDD's, not the bank's row: moving that row changes nothing
     moved = eqx.tree_at(lambda m: m.ve_gate_bank, m81, m81.ve_gate_bank.at[-1].set(3.0))
-    np.testing.assert_array_equal(np.asarray(moved(idx)), b)
+    np.testing.assert_array_equal(np.asarray(logits(moved)), b)
 
 
 def test_82s_xsa_takes_out_a_learned_share_of_each_heads_own_value():
@@ -170,6 +171,36 @@ def test_82s_xsa_takes_out_a_learned_share_of_each_heads_own_value():
     shape = {**setup.shape("82"), "vocab_size": 1024}
     idx = jnp.asarray(rng.integers(0, 1024, (1, 512)))
     m80, m82 = (jnano.build_model(r, seed=0, **shape) for r in ("80", "82"))
-    np.testing.assert_array_equal(np.asarray(m82(idx)), np.asarray(m80(idx)))
+    logits = eqx.filter_jit(lambda m: m(idx))
+    np.testing.assert_array_equal(np.asarray(logits(m82)), np.asarray(logits(m80)))
     moved = eqx.tree_at(lambda m: m.xsa_alphas, m82, m82.xsa_alphas.at[3].set(1.0))
-    assert np.abs(np.asarray(moved(idx)) - np.asarray(m82(idx))).max() > 1e-3
+    assert np.abs(np.asarray(logits(moved)) - np.asarray(logits(m82))).max() > 1e-3
+
+
+def test_83s_sign_table_is_a_loaded_buffer_that_picks_rows_by_xor():
+    """#83: row `(x[t-1] XOR x[t]) mod rows` of the sign table (0 at position 0) multiplies each
+    bigram row; the table comes from the state_dict (upstream draws it once and broadcasts it), and
+    the optimizer never moves it."""
+    from jnano.nn.bigram import bigram_sign_index
+    from jnano.state_dict import named_parameters
+
+    x = np.array([5, 9, 9, 8200, 3], np.int32)
+    np.testing.assert_array_equal(np.asarray(bigram_sign_index(jnp.asarray(x), 8192)),
+                                  [0, 5 ^ 9, 0, (9 ^ 8200) % 8192, (8200 ^ 3) % 8192])
+    shape = {**setup.shape("83"), "vocab_size": 1024, "bigram_vocab_size": 4096}
+    sd = parity_state_dict("83", 0, shape)
+    assert set(np.unique(sd["bigram_sign_table"])) <= {-1.0, 1.0}
+    model = jnano.from_state_dict("83", sd, **shape)
+    flipped = jnano.from_state_dict("83", {**sd, "bigram_sign_table": -sd["bigram_sign_table"]}, **shape)
+    np.testing.assert_array_equal(np.asarray(model.bigram_sign_table, np.float32), sd["bigram_sign_table"])
+    idx = jnp.asarray(np.random.default_rng(1).integers(0, 1024, (1, 512)))
+    logits = eqx.filter_jit(lambda m: m(idx))
+    assert np.abs(np.asarray(logits(model)) - np.asarray(logits(flipped))).max() > 1e-4
+    grads = eqx.filter_jit(eqx.filter_grad(lambda m: m.loss(idx, idx)))(model)
+    assert not np.asarray(grads.bigram_sign_table, np.float32).any()
+    params = eqx.filter(model, eqx.is_array)
+    opt = jnano.optimizer("83", model)
+    ones = jax.tree.map(jnp.ones_like, params)
+    updates, _ = eqx.filter_jit(lambda p: opt.update(ones, opt.init(p), p))(params)
+    assert not np.asarray(updates.bigram_sign_table, np.float32).any()
+    assert np.asarray(named_parameters(updates)["qk_bank"], np.float32).any()  # (Adam waits for step 1)

@@ -113,6 +113,8 @@ def make_plan(record: Record, preset: str = "record", steps: int | None = None, 
     model = dict(p.packed_model if packed and p.packed_model is not None else p.model)
     if "n_head" in model:  # #58 on pair the heads
         model["n_head"] = max(model["n_head"], get_stage(record.stage).GPT.min_heads)
+    if "n_embd" in model and "bigram_dim" in _config_fields(record):  # #83 on: a quarter of the width, as 192 of 768
+        model.setdefault("bigram_dim", model["n_embd"] // 4)
     if "block_size" in _config_fields(record) and seq_len > record.model.get("block_size", seq_len):
         raise ValueError(f"seq_len {seq_len} exceeds record {record.id}'s block_size")
     if "block_size" in _config_fields(record) and p.model:

@@ -31,4 +31,13 @@ def bigram_hash(x: Int[Array, " seq"], modulus: int, first_previous: str = "rese
     return xp.concat([reserved, xp.remainder(mixed, xp.asarray(modulus, dtype=xp.int32))])
 
 
-__all__ = ["HASH_A", "HASH_B", "bigram_hash"]
+def bigram_sign_index(x: Int[Array, " seq"], rows: int) -> Int[Array, " seq"]:
+    """#83's sign-table row per position: `s[0] = 0; s[t] = (x[t-1] XOR x[t]) mod rows` of one
+    rank's packed row (the true previous token, across document boundaries)."""
+    xp = x.__array_namespace__()
+    x = xp.astype(x, xp.int32)
+    mixed = xp.remainder(xp.bitwise_xor(x[:-1], x[1:]), xp.asarray(rows, dtype=xp.int32))
+    return xp.concat([xp.zeros((1,), dtype=xp.int32), mixed])
+
+
+__all__ = ["HASH_A", "HASH_B", "bigram_hash", "bigram_sign_index"]

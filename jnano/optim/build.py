@@ -24,6 +24,8 @@ def _lr(base: float, schedule: hp.Schedule):
 
 
 def _rule(rule: hp.Rule, schedule: hp.Schedule, stack_sharding=None) -> optax.GradientTransformation:
+    if isinstance(rule, hp.Fixed):
+        return optax.set_to_zero()
     lr = optax.scale_by_learning_rate(_lr(rule.lr, schedule))
     if isinstance(rule, hp.AdamW):
         b1, b2 = rule.betas

@@ -67,6 +67,7 @@ STAGES: dict[str, str] = {
     "s40_head_pair_banks": "#78 with the attention bank as head-pair Q/K blocks and V/O, orthogonalised apart (80)",
     "s41_mudd": "#80 with #79's loss; MUDD connections into and after the last layer, no backout scalar (81)",
     "s42_xsa": "#80 with #79's loss; learnable XSA (own-value part out of the output) on the unpaired layers (82)",
+    "s43_bigram_signs": "#80 with #79's loss; a (754560, 192) bigram table times +-1 sign rows, into 192 channels (83)",
 }
 
 
