@@ -1793,6 +1793,20 @@ _RECORDS: tuple[Record, ...] = (
            "optimizer": _bigram_signs_83(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
            "bf16_params": _BF16_HEAD_PAIRS_80 + ("bigram_sign_table",)},
     ),
+    Record(
+        id="84",
+        date="2026-05-21",
+        time="1.320 minutes",
+        description="FP8 on MLP up-projection forward pass",
+        upstream=_log("2026-05-19_FP8MLPUpProj/this_record/008bb79d-d5bc-4205-bd4e-5e4ae82e658c.txt"),
+        notes="#80 with #79's loss kernel (not #81-#83): the MLP up-projections' training forward in FP8 e4m3, "
+              "the activations scaled by their amax per call, each c_fc by its own.",
+        **{**_SAVED_ACTIVATION_78, "stage": "s44_fp8_mlp_up",
+           "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1485),
+           "optimizer": _head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"]).with_schedule(
+               StageCooldown(1445, 0.6, 0.15, (1.0, 1.52, 1.73), extension=40)),
+           "bf16_params": _BF16_HEAD_PAIRS_80},
+    ),
 )
 
 RECORDS: Mapping[str, Record] = MappingProxyType({r.id: r for r in _RECORDS})

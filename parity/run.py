@@ -98,6 +98,8 @@ def check_set(precision: str, record: str):
         if not record_precision_model(record, precision):
             return checks.BF16_NS
         bf16_loss = get_stage(records.get(record).stage).GPT.train_loss_dtype == "logits"
+        if "mlp_up_fp8" in setup.config_fields(record):
+            return checks.BF16_NS + checks.RECORD_MODEL_FP8_MLP
         return checks.BF16_NS + (checks.RECORD_MODEL_BF16_LOSS if bf16_loss else checks.RECORD_MODEL)
     out = _fp32_checks(record)
     if issubclass(get_stage(records.get(record).stage).GPT, s38_single_saved_activation.GPT):

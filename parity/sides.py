@@ -100,6 +100,7 @@ def torch_record_precision(reference, shape: dict, state_dict: dict, batch, args
     buffers = _computed_buffers(model)
     model.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in state_dict.items()
                            if k not in buffers}, strict=False)
+    reference.weights_changed(model)
     model.train()
     idx, targets = (torch.from_numpy(a) for a in batch)
     logits, loss = reference.forward(model, idx, targets, step=setup.PROBE_STEP)

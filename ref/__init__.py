@@ -75,6 +75,13 @@ class Reference:
     def build_optimizer(self, model, args):
         return self.driver.build_optimizer(model, args)
 
+    def weights_changed(self, model) -> None:
+        """Tell upstream's code that `model`'s weights were replaced (loaded from a state_dict):
+        #84 on, at record precision, main's FP8 copy of the MLP weights is refreshed."""
+        refresh = getattr(self.driver, "weights_changed", None)
+        if refresh is not None:
+            refresh(model)
+
     def train_step(self, model, opt, idx, targets, step: int, fp32_ns: bool = False) -> float:
         with accurate_norms():
             return self.driver.train_step(model, opt, idx, targets, step, fp32_ns)

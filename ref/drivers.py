@@ -418,7 +418,14 @@ class FlexDriver(TopLevelDriver):
             with flex.on_cpu():
                 exec(self._casts, ns)
             model = ns["model"]
+            self.weights_changed(model)
         return model
+
+    def weights_changed(self, model) -> None:
+        """What main does once the weights are new (loaded, or stepped): #84 on, at record precision,
+        refresh the e4m3 copy of the MLP up-projections (`quantize_weights_fp8`)."""
+        if self.precision == "record" and hasattr(self.m, "quantize_weights_fp8"):
+            self.m.quantize_weights_fp8(model)
 
     # -- window ----------------------------------------------------------------------------------
     def set_args(self, args: SimpleNamespace) -> None:

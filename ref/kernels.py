@@ -156,6 +156,35 @@ class FusedLinearReLUSquareFunction(torch.autograd.Function):
         return dx.view(x.shape), dW1, dW2
 
 
+def _dynamic_fp8_pre(x, w1_f8, dequant_scale, x_f8):
+    """#84's FP8 forward of the kernel: the e4m3 operands' fp32 product times the dequantisation
+    scalar, rounded to x's dtype (a CPU stand-in for the `USE_FP8` path)."""
+    return ((_f32(x_f8) @ _f32(w1_f8).mT) * dequant_scale.float()).to(x.dtype)
+
+
+class FP8UpFusedLinearReLUSquareFunction(torch.autograd.Function):
+    """#84's `FusedLinearReLUSquareFunction(x, W1, W2, W1_f8, dequant_scale, x_f8)`: with the FP8
+    copies given, the pre-activation comes from them (`_dynamic_fp8_pre`) and the post-activation is
+    its rounded `relu^2`; the rest, and the backward, is #59's."""
+
+    @staticmethod
+    def forward(ctx, x, W1, W2, W1_f8=None, dequant_scale=None, x_f8=None):
+        w1, w2 = W1.to(x.dtype), W2.to(x.dtype)
+        flat = x.view((-1, x.shape[-1]))
+        if W1_f8 is None:
+            pre, post = linear_relu_square(flat, w1)
+        else:
+            pre = _dynamic_fp8_pre(flat, W1_f8, dequant_scale, x_f8.view((-1, x_f8.shape[-1])))
+            relu = torch.clamp_min(_f32(pre), 0)
+            post = (relu * relu).to(x.dtype)
+        ctx.save_for_backward(x, w1, w2, pre, post)
+        return (post @ w2).view(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return FusedLinearReLUSquareFunction.backward(ctx, grad_output) + (None, None, None)
+
+
 def _softcapped_losses(logits: torch.Tensor, targets, weights: torch.Tensor, A, B, C):
     """#60's forward kernel: per row `sum_k w_k (lse(z) - z[y_{row+k}])` over the rows that have
     a k-th target and positive weights, `z = A sigmoid((x + B) / C)` in float32; and the lse."""
@@ -321,7 +350,11 @@ STAND_INS: dict[str, Callable] = {"ns_line_1": ns_line_1, "ns_line_2": ns_line_2
 # Function of another signature is refused rather than run with the wrong stand-in); each entry
 # makes the stand-in given the driver's logit recorder
 FUNCTIONS: dict[str, dict[tuple[str, ...], Callable[..., type]]] = {
-    "FusedLinearReLUSquareFunction": {("ctx", "x", "W1", "W2"): lambda capture, precision: FusedLinearReLUSquareFunction},
+    "FusedLinearReLUSquareFunction": {
+        ("ctx", "x", "W1", "W2"): lambda capture, precision: FusedLinearReLUSquareFunction,
+        ("ctx", "x", "W1", "W2", "W1_f8", "dequant_scale", "x_f8"):
+            lambda capture, precision: FP8UpFusedLinearReLUSquareFunction,
+    },
     "FusedSoftcappedCrossEntropy": {
         ("ctx", "logits", "targets", "mtp_weights", "A", "B", "C"): _softcapped_cross_entropy,
         ("ctx", "x", "targets", "mtp_weights", "lm_head_weight", "x_s", "w_s", "grad_s", "A", "B", "C"):

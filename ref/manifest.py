@@ -206,7 +206,7 @@ _ENTRIES = (
     Entry('83', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-20_BigramsSignTrick/pr299/0cf91274-eda8-49cd-9a97-9369f730f271.txt',
           '46117ef95665b115b16386ba203dbfe068d9e4519552ccfb644595f5ac665341', "flex"),
     Entry('84', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-19_FP8MLPUpProj/this_record/008bb79d-d5bc-4205-bd4e-5e4ae82e658c.txt',
-          '9454e7d0a4e7396db51109b60c04820bf272bed5fce0c5e82bcb8c8b86e55165', None),
+          '9454e7d0a4e7396db51109b60c04820bf272bed5fce0c5e82bcb8c8b86e55165', "flex"),
     Entry('85', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-27-MuddGatedAndDC/this_pr_v3/094d297d-8156-4f99-b0da-a7dcdd63eec3.txt',
           '5fca9960987c481e16158d995415432a29b77d110a892a89415dc7b6dd678ea8', None),
     Entry('86', MODDED, '0016a3c45a41748e729b097a9db15e9840328b52', 'train_gpt.py',

@@ -399,3 +399,30 @@ def test_bf16_linear_matches_torch():
     xb, wb = x.float().numpy(), W.bfloat16().float().numpy()
     exact, abs_sum = accumulation_facts(xb, 8, wb, 8)
     assert_matmul_equal(got.reshape(48, 40), want, exact, abs_sum, 96, 1.0, "bf16")
+
+
+def test_84s_fp8_up_projection_matches_torch_and_keeps_the_plain_gradient():
+    """#84: e4m3 copies of x (scaled by 448 / amax(x)) and of W (by amax(W) / 448, both scales rounded
+    in bf16), their fp32 product times `s_w amax / 448`, rounded to bf16 — computed here with torch's
+    own casts; the gradient is the plain bf16 product's (only the forward's value is FP8)."""
+    from jnano.nn.fp8 import fp8_up_projection
+
+    rng = np.random.default_rng(84)
+    x32, w32 = rng.normal(size=(64, 128)).astype(np.float32), (0.05 * rng.normal(size=(96, 128))).astype(np.float32)
+    x, w = torch.from_numpy(x32).bfloat16(), torch.from_numpy(w32).bfloat16()
+    amax = x.abs().max().clamp(min=1e-12)
+    x_f8 = (x * (448.0 / amax)).to(torch.float8_e4m3fn)
+    s_w = w.abs().max().clamp(min=1e-12) / 448.0
+    w_f8 = (w / s_w).to(torch.float8_e4m3fn)
+    dequant = torch.ones(1).copy_(s_w.float()).mul_(amax).div_(448.0)
+    expected = ((x_f8.float() @ w_f8.float().T) * dequant).bfloat16().float().numpy()
+    xj, wj = jnp.asarray(x32, jnp.bfloat16), jnp.asarray(w32, jnp.bfloat16)
+    got = np.asarray(jax.jit(fp8_up_projection)(xj, wj), np.float32)
+    np.testing.assert_array_equal(got, expected)
+    plain = np.asarray(xj @ wj.T, np.float32)
+    assert 1e-3 < np.abs(got - plain).max() / np.abs(plain).max() < 0.1  # FP8, not the bf16 product
+    g = jnp.asarray(rng.normal(size=(64, 96)), jnp.bfloat16)
+    ours = jax.vjp(fp8_up_projection, xj, wj)[1](g)
+    bf16 = jax.vjp(lambda a, b: a @ b.T, xj, wj)[1](g)
+    for a, b in zip(ours, bf16):
+        np.testing.assert_array_equal(np.asarray(a, np.float32), np.asarray(b, np.float32))

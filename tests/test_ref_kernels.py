@@ -258,3 +258,32 @@ def test_cuda_loss_rounds_the_sigmoid_to_the_logits_dtype():
     ours = fused_softcapped_multi_token_cross_entropy(jnp.asarray(logits.float().numpy()).astype(jnp.bfloat16),
                                                       jnp.asarray(targets.numpy()), jnp.ones((1,)), 23.0, 5.0, 7.5)
     assert abs(float(ours) - expected) <= 1e-5 * abs(expected)
+
+
+def test_84s_fp8_mlp_stand_in_agrees_with_ours_and_falls_back_to_59s():
+    """#84's `FusedLinearReLUSquareFunction(x, W1, W2, W1_f8, dequant_scale, x_f8)` stand-in: given
+    e4m3 copies (made here as #84's main makes them) its output is `relu(pre)^2 W2` with the FP8 pre
+    that `jnano.nn.fp8.fp8_up_projection` computes; without them it is #59's function, gradients too."""
+    import jax.numpy as jnp
+
+    from jnano.nn.fp8 import fp8_up_projection
+
+    rng = np.random.default_rng(59)
+    x = torch.from_numpy(rng.normal(size=(32, 64)).astype(np.float32)).bfloat16().requires_grad_()
+    w1 = torch.from_numpy(0.1 * rng.normal(size=(128, 64)).astype(np.float32)).bfloat16()
+    w2 = torch.from_numpy(0.1 * rng.normal(size=(128, 64)).astype(np.float32)).bfloat16()
+    amax = x.detach().abs().max()
+    s_w = w1.abs().max() / 448.0
+    w1_f8, x_f8 = (w1 / s_w).to(torch.float8_e4m3fn), (x.detach() * (448.0 / amax)).to(torch.float8_e4m3fn)
+    dequant = torch.ones(1).copy_(s_w.float()).mul_(amax).div_(448.0)
+    out = kernels.FP8UpFusedLinearReLUSquareFunction.apply(x, w1, w2, w1_f8, dequant, x_f8)
+    pre = np.asarray(fp8_up_projection(jnp.asarray(x.detach().float().numpy(), jnp.bfloat16),
+                                       jnp.asarray(w1.float().numpy(), jnp.bfloat16)), np.float32)
+    post = torch.from_numpy(pre).clamp_min(0).square().bfloat16()
+    np.testing.assert_array_equal(out.detach().float().numpy(), (post @ w2).float().numpy())
+    plain, ref59 = (f.apply(x, w1, w2) for f in (kernels.FP8UpFusedLinearReLUSquareFunction,
+                                                 kernels.FusedLinearReLUSquareFunction))
+    g = torch.ones_like(plain)
+    (gx_a,), (gx_b,) = torch.autograd.grad(plain, [x], g), torch.autograd.grad(ref59, [x], g)
+    np.testing.assert_array_equal(plain.detach().float().numpy(), ref59.detach().float().numpy())
+    np.testing.assert_array_equal(gx_a.float().numpy(), gx_b.float().numpy())

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnano.hparams import FP8_SCALES_19, FP8_SCALES_21, FP8_SCALES_21C, Convention, FP8Scales, fp8_scales_21c
+from jnano.nn.precision import rounded
 
 E4M3_MAX = 448.0
 E5M2_MAX = 57344.0
@@ -193,7 +194,54 @@ def bf16_linear(x: jax.Array, W: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
+def _in(dtype, v: jax.Array) -> jax.Array:
+    """One torch op's float32 result stored in `dtype` (bf16), kept float32 (`precision.rounded`:
+    XLA cannot drop it as excess precision before the e4m3 cast)."""
+    return rounded(v.astype(jnp.float32), dtype)
+
+
+def _dynamic_fp8_up(x: jax.Array, W: jax.Array) -> jax.Array:
+    """#84's forward. The activations are scaled per tensor by their own amax, the weight matrix by
+    its (`quantize_weights_fp8`), both to e4m3; the fp32 product times `s_w amax / 448`, rounded to
+    x's dtype. Every scale is rounded where upstream's tensors round it: the amaxes and `448 / amax`
+    in x's / W's dtype (bf16), the dequantisation factor in float32."""
+    amax = jnp.maximum(jnp.max(jnp.abs(x)), 1e-12).astype(x.dtype)
+    # `448.0 / amax` is torch's `amax.reciprocal() * 448.0`: two roundings in bf16
+    inverse = _in(x.dtype, 1.0 / amax.astype(jnp.float32))
+    x_f8 = to_e4m3fn(_in(x.dtype, x.astype(jnp.float32) * _in(x.dtype, inverse * E4M3_MAX)))
+    w_scale = _in(W.dtype, jnp.maximum(jnp.max(jnp.abs(W)), 1e-12).astype(jnp.float32) / E4M3_MAX)
+    w_f8 = to_e4m3fn(_in(W.dtype, W.astype(jnp.float32) / w_scale.astype(jnp.float32)))
+    dequant = w_scale.astype(jnp.float32) * amax.astype(jnp.float32) / jnp.float32(E4M3_MAX)
+    acc = jax.lax.dot_general(x_f8.astype(jnp.float32), w_f8.astype(jnp.float32),
+                              (((x.ndim - 1,), (1,)), ((), ())), preferred_element_type=jnp.float32)
+    return (acc * dequant).astype(x.dtype)
+
+
+def _plain_up(x: jax.Array, W: jax.Array) -> jax.Array:
+    return x @ W.astype(x.dtype).T
+
+
+@jax.custom_vjp
+def fp8_up_projection(x: jax.Array, W: jax.Array) -> jax.Array:
+    """`x Wᵀ` with #84's FP8 forward (2026-05-21 FP8MLPUpProj: the MLP's up-projection in training)
+    and the plain product's gradient: upstream's backward reads the bf16 x and W, and only the
+    forward's output (the pre-activation it saves) carries the FP8 rounding."""
+    return _dynamic_fp8_up(x, W)
+
+
+def _fp8_up_fwd(x, W):
+    return _dynamic_fp8_up(x, W), (x, W)
+
+
+def _fp8_up_bwd(res, g):
+    return jax.vjp(_plain_up, *res)[1](g)
+
+
+fp8_up_projection.defvjp(_fp8_up_fwd, _fp8_up_bwd)
+
+
 __all__ = [
     "E4M3_MAX", "E5M2_MAX", "FP8Scales", "FP8_SCALES_19", "FP8_SCALES_21", "FP8_SCALES_21C", "bf16_linear",
-    "fp8_linear", "fp8_mm_backward", "fp8_mm_forward", "fp8_scales_21c", "to_e4m3fn", "to_e5m2",
+    "fp8_linear", "fp8_mm_backward", "fp8_mm_forward", "fp8_scales_21c", "fp8_up_projection", "to_e4m3fn",
+    "to_e5m2",
 ]

@@ -68,6 +68,7 @@ STAGES: dict[str, str] = {
     "s41_mudd": "#80 with #79's loss; MUDD connections into and after the last layer, no backout scalar (81)",
     "s42_xsa": "#80 with #79's loss; learnable XSA (own-value part out of the output) on the unpaired layers (82)",
     "s43_bigram_signs": "#80 with #79's loss; a (754560, 192) bigram table times +-1 sign rows, into 192 channels (83)",
+    "s44_fp8_mlp_up": "#80 with #79's loss; the MLP up-projection's training forward in FP8, dynamic scales (84)",
 }
 
 
