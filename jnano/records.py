@@ -1816,8 +1816,11 @@ LATEST: str = _RECORDS[-1].id
 def get(record: str | int) -> Record:
     """Record by id (`4`, `"4"`, `"#4"`, or `"latest"`); a clear error lists the valid ones."""
     key = str(record).strip().lstrip("#").lower()
-    if key in ("latest", "head"):
+    if key == "latest":
         key = LATEST
+    if key == "head" and key not in RECORDS:
+        raise KeyError(f"upstream HEAD (modded-nanogpt {MODDED_HEAD[:8]}) is not in the zoo yet; the latest record "
+                       f"is #{LATEST} ('latest')")
     try:
         return RECORDS[key]
     except KeyError:

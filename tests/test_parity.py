@@ -35,14 +35,16 @@ GOLDEN_RECORDS = [r for r in RECORDS if r not in goldens.SYSTEMS_ONLY]
 # whose recipe carries the rest of the machinery (FP8 head, YaRN, Adam every other step, NorMuon's
 # cautious decay, batch-size stages, frozen scalars), get the whole check in CI; the others the
 # core check (fp32 model and two optimizer steps, 10-50 s), except the 11-layer records whose
-# every change a later record in CI carries: #63's untied tables (#64), #65's function (#69 computes
-# it, with #67's init), #68's device bigram hash (#73), #70's value layout and #72's seq-len stages
+# every change a later record in CI carries: #62's bigram embedding and half key offset (#69), #63's
+# untied tables and #64's (same function, mimetic draw: parity draws its own weights) as one fused
+# parameter (#69), #65's function (#69 computes it, with #67's init), #67's loss kernel (#73, whose
+# loss it is), #68's device bigram hash (#73), #70's value layout and #72's seq-len stages
 # and lr floor (#74, which merges them), #77's single saved activation, #78's NorMuon beta2, #79's loss
 # kernel and #80's head-pair banks (#82 computes #80's forward with all of them; #81 and #83 too, but
 # for the last layers and the bigram).
 # `python -m pytest -m slow` (and `python -m parity --all`) run the whole check of every record.
 FULL_IN_CI = {r for r in GOLDEN_RECORDS if not setup.is_flex(r)} | {"12", "24", "29", records.LATEST}
-CORE_CARRIED_BY_A_LATER_RECORD = {"63", "65", "68", "70", "72", "77", "78", "79", "80"}
+CORE_CARRIED_BY_A_LATER_RECORD = {"62", "63", "64", "65", "67", "68", "70", "72", "77", "78", "79", "80"}
 
 
 @pytest.mark.parametrize("record", [r if r in FULL_IN_CI else pytest.param(r, marks=pytest.mark.slow)

@@ -15,6 +15,15 @@ def test_get_by_number_string_and_hash():
     assert records.get("latest").id == records.LATEST
 
 
+def test_head_is_not_the_latest_record_under_another_name():
+    """`--record head` means upstream HEAD (f411b3d3, #85-#89 merged), which is not a record of the
+    zoo yet: a clear error, not the latest record in its place."""
+    if "head" in records.RECORDS:
+        pytest.skip("HEAD is in the zoo")
+    with pytest.raises(KeyError, match="not in the zoo yet"):
+        records.get("head")
+
+
 def test_unknown_record_lists_valid_ones():
     with pytest.raises(KeyError) as e:
         records.get(999)

@@ -106,14 +106,9 @@ class GPT(s40_head_pair_banks.GPT):
         n = self.config.n_layer
         fed, producer = n - 1, n - 2
         sa_lambdas = self.scalars[:2 * n].reshape(n, 2)
-        resid, post, x0_lambdas, bigram_lambdas = self.resid_lambdas, self.post_lambdas, self.x0_lambdas, self.bigram_lambdas
+        resid, post = self.resid_lambdas, self.post_lambdas
         values, masks = self.layer_values(idx), self.layer_masks(idx, window)
-        x0 = rms_norm(self.token_embeddings(idx))
-        bigram = self.bigram_embeddings(idx)
-        injected = [scaled(x0_lambdas[0], x0)] + [scaled(x0_lambdas[i], x0) + scaled(bigram_lambdas[i], bigram)
-                                                  for i in range(1, n)]
-
-        x = x0 + scaled(bigram_lambdas[0], bigram)
+        x, x0, bigram, inject = self.stream_start(idx)
         stream0, skip, h7, h9 = x, None, None, None
         m = v_mudd = None  # layer 9's MUDD output, read by layer 10
         for i, block in enumerate(self.blocks):
@@ -126,11 +121,11 @@ class GPT(s40_head_pair_banks.GPT):
                     B, T, _ = x.shape
                     gated = gate[..., None] * values[i].reshape(B, T, self.config.n_head, -1).astype(gate.dtype)
                     out = block.attn.mixed(attn_in, (v_mudd, gated.reshape(B, T, -1)), sa_lambdas[i], masks[i])
-                    inject = m[..., 0, X0_GATE, None] * stream0 + m[..., 0, BIGRAM_GATE, None] * bigram.astype(x.dtype)
-                    x = m[..., 0, RESID_GATE, None] * x + m[..., 0, POST_GATE, None] * out + inject
+                    mudd_inject = m[..., 0, X0_GATE, None] * stream0 + m[..., 0, BIGRAM_GATE, None] * bigram.astype(x.dtype)
+                    x = m[..., 0, RESID_GATE, None] * x + m[..., 0, POST_GATE, None] * out + mudd_inject
                 else:
                     out = block.attn.mixed(attn_in, values[i], sa_lambdas[i], masks[i])
-                    x = scaled(resid[i, 0], x) + scaled(post[i, 0], out) + injected[i]
+                    x = inject(i, scaled(resid[i, 0], x) + scaled(post[i, 0], out))
             if i == fed:
                 x = m[..., 1, RESID_GATE, None] * x + m[..., 1, POST_GATE, None] * block.mlp(rms_norm(x))
             else:

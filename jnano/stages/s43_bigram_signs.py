@@ -11,7 +11,8 @@ The diff to S40 (#80), all in the bigram embedding:
   mod 8192` (0 at position 0), so bigrams that share a hash row mostly disagree in sign.
 - The first injection adds to the first 192 channels *in place*, and upstream's `x` is also its
   `x0` (`x = x0 = norm(...)`): every layer's `x0_lambdas[i] x0` and the skip gate read x0 with the
-  bigram in it. The later injections add to the first 192 channels after each attention.
+  bigram in it. The later injections add to the first 192 channels after each attention's sum
+  with `x0_lambdas[i] x0` (S38's forward, its `stream_start` replaced).
 1440 + 40 steps.
 """
 
@@ -32,7 +33,7 @@ from jnano.nn.losses import fused_softcapped_multi_token_cross_entropy
 from jnano.nn.precision import scaled
 from jnano.stages import s40_head_pair_banks
 from jnano.stages.base import recast
-from jnano.stages.s23_partial_key_offset import BACKOUT_BLOCK, SKIP_FROM, SKIP_TO
+from jnano.stages.s38_single_saved_activation import StreamStart
 
 RECORDS = ("83",)
 
@@ -59,11 +60,9 @@ class GPT(BigramSigns, s40_head_pair_banks.GPT):
     bigram_sign_table: Float[Array, "sign_rows bigram_dim"]
     loss_kernel: ClassVar = staticmethod(fused_softcapped_multi_token_cross_entropy)  # #79's
 
-    def lanes(self, idx, window):
+    def stream_start(self, idx):
         n = self.config.n_layer
-        sa_lambdas = self.scalars[:2 * n].reshape(n, 2)
-        resid, post, x0_lambdas, bigram_lambdas = self.resid_lambdas, self.post_lambdas, self.x0_lambdas, self.bigram_lambdas
-        values, masks = self.layer_values(idx), self.layer_masks(idx, window)
+        x0_lambdas, bigram_lambdas = self.x0_lambdas, self.bigram_lambdas
         bigram = self.bigram_embeddings(idx)
         narrow = bigram.shape[-1]
         # upstream's in-place add into `x`, which is `x0` too
@@ -71,22 +70,13 @@ class GPT(BigramSigns, s40_head_pair_banks.GPT):
         x0 = x0.at[..., :narrow].add(scaled(bigram_lambdas[0], bigram).astype(x0.dtype))
         injected = [scaled(x0_lambdas[i], x0) for i in range(n)]
 
-        x, skip, saved = x0, None, None
-        for i, block in enumerate(self.blocks):
-            if i == SKIP_TO:
-                x = x + self.skipped(skip, x0)
-            if block.attn is not None:
-                out = block.attn.mixed(rms_norm(x if saved is None else saved), values[i], sa_lambdas[i], masks[i])
-                x = scaled(resid[i, 0], x) + scaled(post[i, 0], out) + injected[i]
-                if i > 0:
-                    x = x.at[..., :narrow].add(scaled(bigram_lambdas[i], bigram).astype(x.dtype))
-            x = scaled(resid[i, 1], x) + scaled(post[i, 1], block.mlp(rms_norm(x)))
-            if i == SKIP_FROM:
-                skip = x
-            if i == BACKOUT_BLOCK:
-                saved = x
-        return x - scaled(self.tail_scalar(1), saved)
+        def inject(i, x):
+            x = x + injected[i]
+            if i == 0:
+                return x
+            return x.at[..., :narrow].add(scaled(bigram_lambdas[i], bigram).astype(x.dtype))
 
+        return StreamStart(x0, x0, bigram, inject)
 
 def init(config: Config, key: jax.Array) -> GPT:
     base = s40_head_pair_banks.init(config, key)
