@@ -422,8 +422,10 @@ class FlexDriver(TopLevelDriver):
         return model
 
     def weights_changed(self, model) -> None:
-        """What main does once the weights are new (loaded, or stepped): #84 on, at record precision,
-        refresh the e4m3 copy of the MLP up-projections (`quantize_weights_fp8`)."""
+        """What main does once the weights are new: #84 on, at record precision, refresh the e4m3
+        copy of the MLP up-projections (`quantize_weights_fp8`). Main also does it after every
+        optimizer step; parity runs no record-precision forward after a step, so only the load
+        and the build call this."""
         if self.precision == "record" and hasattr(self.m, "quantize_weights_fp8"):
             self.m.quantize_weights_fp8(model)
 
