@@ -168,21 +168,21 @@ class FP8UpFusedLinearReLUSquareFunction(torch.autograd.Function):
     its rounded `relu^2`; the rest, and the backward, is #59's."""
 
     @staticmethod
-    def forward(ctx, x, W1, W2, W1_f8=None, dequant_scale=None, x_f8=None):
-        w1, w2 = W1.to(x.dtype), W2.to(x.dtype)
-        flat = x.view((-1, x.shape[-1]))
-        if W1_f8 is None:
-            pre, post = linear_relu_square(flat, w1)
+    def forward(ctx, hidden, up, down, up_e4m3=None, dequant=None, hidden_e4m3=None):
+        up, down = up.to(hidden.dtype), down.to(hidden.dtype)
+        rows = hidden.view((-1, hidden.shape[-1]))
+        if up_e4m3 is None:
+            pre, post = linear_relu_square(rows, up)
         else:
-            pre = _dynamic_fp8_pre(flat, W1_f8, dequant_scale, x_f8.view((-1, x_f8.shape[-1])))
-            relu = torch.clamp_min(_f32(pre), 0)
-            post = (relu * relu).to(x.dtype)
-        ctx.save_for_backward(x, w1, w2, pre, post)
-        return (post @ w2).view(x.shape)
+            pre = _dynamic_fp8_pre(rows, up_e4m3, dequant, hidden_e4m3.view((-1, hidden_e4m3.shape[-1])))
+            post = torch.clamp_min(_f32(pre), 0).square().to(hidden.dtype)
+        ctx.save_for_backward(hidden, up, down, pre, post)
+        return (post @ down).view(hidden.shape)
 
     @staticmethod
-    def backward(ctx, grad_output):
-        return FusedLinearReLUSquareFunction.backward(ctx, grad_output) + (None, None, None)
+    def backward(ctx, out_grad):
+        # #59's backward, and no gradient for the three FP8 inputs
+        return (*FusedLinearReLUSquareFunction.backward(ctx, out_grad), None, None, None)
 
 
 def _softcapped_losses(logits: torch.Tensor, targets, weights: torch.Tensor, A, B, C):

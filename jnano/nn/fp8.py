@@ -194,12 +194,6 @@ def bf16_linear(x: jax.Array, W: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
-def _in(dtype, v: jax.Array) -> jax.Array:
-    """One torch op's float32 result stored in `dtype` (bf16), kept float32 (`precision.rounded`:
-    XLA cannot drop it as excess precision before the e4m3 cast)."""
-    return rounded(v.astype(jnp.float32), dtype)
-
-
 def _dynamic_fp8_up(x: jax.Array, W: jax.Array) -> jax.Array:
     """#84's forward. The activations are scaled per tensor by their own amax, the weight matrix by
     its (`quantize_weights_fp8`), both to e4m3; the fp32 product times `s_w amax / 448`, rounded to
@@ -207,11 +201,12 @@ def _dynamic_fp8_up(x: jax.Array, W: jax.Array) -> jax.Array:
     in x's / W's dtype (bf16), the dequantisation factor in float32."""
     amax = jnp.maximum(jnp.max(jnp.abs(x)), 1e-12).astype(x.dtype)
     # `448.0 / amax` is torch's `amax.reciprocal() * 448.0`: two roundings in bf16
-    inverse = _in(x.dtype, 1.0 / amax.astype(jnp.float32))
-    x_f8 = to_e4m3fn(_in(x.dtype, x.astype(jnp.float32) * _in(x.dtype, inverse * E4M3_MAX)))
-    w_scale = _in(W.dtype, jnp.maximum(jnp.max(jnp.abs(W)), 1e-12).astype(jnp.float32) / E4M3_MAX)
-    w_f8 = to_e4m3fn(_in(W.dtype, W.astype(jnp.float32) / w_scale.astype(jnp.float32)))
-    dequant = w_scale.astype(jnp.float32) * amax.astype(jnp.float32) / jnp.float32(E4M3_MAX)
+    # (`rounded`: a bf16 result kept float32, which XLA cannot drop before the e4m3 cast)
+    inverse = rounded(1.0 / amax.astype(jnp.float32), x.dtype)
+    x_f8 = to_e4m3fn(rounded(x.astype(jnp.float32) * rounded(inverse * E4M3_MAX, x.dtype), x.dtype))
+    w_scale = rounded(jnp.maximum(jnp.max(jnp.abs(W)), 1e-12).astype(jnp.float32) / E4M3_MAX, W.dtype)
+    w_f8 = to_e4m3fn(rounded(W.astype(jnp.float32) / w_scale, W.dtype))
+    dequant = w_scale * amax.astype(jnp.float32) / jnp.float32(E4M3_MAX)
     acc = jax.lax.dot_general(x_f8.astype(jnp.float32), w_f8.astype(jnp.float32),
                               (((x.ndim - 1,), (1,)), ((), ())), preferred_element_type=jnp.float32)
     return (acc * dequant).astype(x.dtype)

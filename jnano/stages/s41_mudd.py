@@ -53,6 +53,7 @@ VALUE_GATE, RESID_GATE, POST_GATE, X0_GATE, BIGRAM_GATE = range(SOURCES, SOURCES
 LAST_SOURCES = 5  # x0, h7, h9, ve0, skip
 BACKOUT_BIAS = -4.34  # `dense_bs[1, 1, 1]`: -0.5 of h7 after the scale
 VALUE_GATE_OFFSET = 2.0
+TAIL_SLOTS = {0: 0, 2: 1}  # `tail_scalar`'s smear (0) and skip (2) -> their offsets after the pairs
 
 
 def mudd_bias_init() -> jax.Array:
@@ -97,10 +98,10 @@ class GPT(s40_head_pair_banks.GPT):
     loss_kernel: ClassVar = staticmethod(fused_softcapped_multi_token_cross_entropy)  # #79's
 
     def tail_scalar(self, k: int):
-        """smear 0, skip 2 (backout's slot, 1, is gone: skip sits right after smear)."""
-        if k == 1:
+        """smear 0, skip 2, as before; backout's slot (1) is gone, so skip sits right after smear."""
+        if k not in TAIL_SLOTS:
             raise ValueError("#81 on have no backout scalar: MUDD's bias absorbed it")
-        return self.scalars[2 * self.config.n_layer + min(k, 1)]
+        return self.scalars[2 * self.config.n_layer + TAIL_SLOTS[k]]
 
     def lanes(self, idx, window):
         n = self.config.n_layer
