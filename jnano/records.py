@@ -517,6 +517,24 @@ def _bigram_signs_83(recipe: OptimizerRecipe) -> OptimizerRecipe:
     return replace(recipe, groups=recipe.groups + (Group("buffers", Select(("bigram_sign_table",)), Fixed()),))
 
 
+def _mudd_gates_85(recipe: OptimizerRecipe) -> OptimizerRecipe:
+    """#85's: the gates and lambdas that left the model leave the table; the MUDD tensors in Adam
+    as #81's (lr x0.25, the bias without decay), the MUDD gate's likewise at lr x0.1 (its bias and
+    `_mudd_gate_scale` without decay); the sign table fixed. 1275 + 15."""
+    banks = next(g.rule for g in recipe.groups if g.name == "gate_banks")
+    gone = {"skip_gate.weight", "attn_gate_bank", "x0_lambdas", "bigram_lambdas"}
+    kept = tuple(replace(g, select=replace(g.select, names=tuple(n for n in g.select.names if n not in gone)))
+                 for g in recipe.groups if set(g.select.names) - gone)
+    mudd, gate = replace(banks, lr=banks.lr * 0.25), replace(banks, lr=banks.lr * 0.1)
+    groups = kept + (
+        Group("mudd", Select(("mudd_w1", "mudd_w2")), mudd),
+        Group("mudd_bias", Select(("mudd_b2",)), replace(mudd, cautious_weight_decay=0.0)),
+        Group("mudd_gate", Select(("mudd_gate_w1", "mudd_gate_w2")), gate),
+        Group("mudd_gate_bias", Select(("mudd_gate_b2", "_mudd_gate_scale")), replace(gate, cautious_weight_decay=0.0)),
+        Group("buffers", Select(("bigram_sign_table",)), Fixed()))
+    return replace(recipe, groups=groups).with_schedule(StageCooldown(1275, 0.6, 0.15, (1.0, 1.52, 1.73), extension=15))
+
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -1806,6 +1824,21 @@ _RECORDS: tuple[Record, ...] = (
            "optimizer": _head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"]).with_schedule(
                StageCooldown(1445, 0.6, 0.15, (1.0, 1.52, 1.73), extension=40)),
            "bf16_params": _BF16_HEAD_PAIRS_80},
+    ),
+    Record(
+        id="85",
+        date="2026-05-27",
+        time="1.271 minutes",
+        description="MUDD gates and Lightweight Dynamically Composable MHA",
+        upstream=_log("2026-05-27-MuddGatedAndDC/this_pr_v3/094d297d-8156-4f99-b0da-a7dcdd63eec3.txt"),
+        notes="#81-#84 merged and reworked: MUDD in its own layout; a MUDD gate MLP gives the XSA alphas (layers 1, "
+              "3, 4, 7), the heads' gates of layers 3 and 10, the x0/bigram injection and skip gates per token; "
+              "dynamically composed attention on layer 10; the bigram table at the full width.",
+        **{**_SAVED_ACTIVATION_78, "stage": "s45_mudd_gates_dc",
+           "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1290),
+           "optimizer": _mudd_gates_85(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
+           "bf16_params": _BF16_HEAD_PAIRS_80 + ("mudd_w1", "mudd_w2", "mudd_b2", "mudd_gate_w1", "mudd_gate_w2",
+                                                 "mudd_gate_b2", "bigram_sign_table")},
     ),
 )
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from jnano import hparams as hp
 from jnano import records
 from jnano.stages import get_stage
+from jnano.stages.base import fit_heads
 from ref.manifest import entry_for
 
 STEPS = 10  # length of the compared trajectory
@@ -51,8 +52,8 @@ def shape(record: str, size: str = "small") -> dict:
     if size == "small":
         small = {**FLEX_SMALL, **FLEX_SMALL_BIGRAM} if is_flex(record) else SMALL
         out.update({k: v for k, v in small.items() if k in fields})
-        # #58 on pair the heads: two 64-dim heads in the same 128 dims
-        out["n_head"] = max(out.get("n_head", 1), get_stage(records.get(record).stage).GPT.min_heads)
+        # #58 on pair the heads: two 64-dim heads in the same 128 dims; #85 on: six 16-dim heads
+        out = fit_heads(out, get_stage(records.get(record).stage).GPT)
     return out
 
 

@@ -9,8 +9,12 @@ stays degenerate: a forgotten bias or an ignored gain would otherwise go unseen.
 (layers, hidden, channels, columns) contracts its hidden axis (64), not its last (8), and
 `dense_bs` is a bias whose init sets layer 10's lambdas (about 1 after the scale). Drawn as
 layout-rule matrices they gave coefficients of several units, and gradients 8x more sensitive to
-one rounding than #80's (`parity.sensitivity`), for no function the record ever computes. #83's
-`bigram_sign_table` is a buffer of signs and is drawn as signs.
+one rounding than #80's (`parity.sensitivity`), for no function the record ever computes. #85's
+`mudd_b2` and `mudd_gate_b2` are such biases too (its `mudd_w2`, (layers, coefficients, hidden),
+follows the rule). #83's `bigram_sign_table` is a buffer of signs and is drawn as signs. #85's
+`_mudd_gate_scale` (0.1) multiplies every gate: the additive rule could draw it near 0 (seed 0:
+0.0015), which silences layers 3 and 10 and every injection, so it is drawn relative to its
+init, 0.1 (1 + U(-0.1, 0.1)).
 """
 
 
@@ -24,7 +28,8 @@ from jnano.state_dict import named_parameters
 from parity.rng import integers, normal, uniform
 
 FAN_IN_AXIS = {"dense_w2": 1}
-BIASES = frozenset({"dense_bs"})
+BIASES = frozenset({"dense_bs", "mudd_b2", "mudd_gate_b2"})
+GAINS = frozenset({"_mudd_gate_scale"})  # scales whose sign and size the record relies on
 # persistent buffers held as leaves (`hparams.Fixed`): drawn as upstream draws them
 SIGN_TABLES = frozenset({"bigram_sign_table"})
 
@@ -43,6 +48,8 @@ def parity_state_dict(record: str, seed: int, shape: dict) -> dict[str, np.ndarr
     for name, shape_ in shapes.items():
         if name in SIGN_TABLES:  # #83: randn(...).sign()
             value = np.sign(normal(seed, f"weight/{name}", shape_))
+        elif name in GAINS:
+            value = np.asarray(init_values[name], np.float64) * (1 + uniform(seed, f"weight/{name}", shape_, -0.1, 0.1))
         elif len(shape_) >= 2 and name not in BIASES:
             value = normal(seed, f"weight/{name}", shape_) / np.sqrt(shape_[FAN_IN_AXIS.get(name, -1)])
         else:

@@ -230,6 +230,15 @@ class TopLevelDriver(Driver):
         return dataclasses.asdict(self.m.Hyperparameters())
 
 
+def _with_environ(os_module: ModuleType, **variables: str) -> ModuleType:
+    """A stand-in for the `os` module whose `environ` also holds `variables` (the process's own
+    environment is not touched)."""
+    proxy = ModuleType("os")
+    proxy.__dict__.update(vars(os_module))
+    proxy.environ = {**os_module.environ, **variables}
+    return proxy
+
+
 class _Inert:
     """Stands for the model in window statements evaluated without one: every attribute is
     another stand-in and every call does nothing (`model.yarn.apply(ws, new_ws)`)."""
@@ -320,6 +329,10 @@ class FlexDriver(TopLevelDriver):
                 exec(compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec"), vars(m))
         if precision == "fp32" and "lm_head_fp8" in vars(m):
             m.lm_head_fp8 = lambda x, w: torch.nn.functional.linear(x, w.type_as(x))
+        if precision == "fp32" and "os" in vars(m):
+            # upstream's own switch for its FP8 paths: #85 on run the MLP's in every training
+            # forward unless `DISABLE_FP8` is set (#84 waited for `quantize_weights_fp8`)
+            m.os = _with_environ(m.os, DISABLE_FP8="1")
 
     @classmethod
     def loading(cls, source):
@@ -423,11 +436,15 @@ class FlexDriver(TopLevelDriver):
 
     def weights_changed(self, model) -> None:
         """What main does once the weights are new: #84 on, at record precision, refresh the e4m3
-        copy of the MLP up-projections (`quantize_weights_fp8`). Main also does it after every
+        copy of the MLP up-projections (`quantize_weights_fp8`; #85 on `model.quantize_mlp_fp8()`). Main also does it after every
         optimizer step; parity runs no record-precision forward after a step, so only the load
         and the build call this."""
-        if self.precision == "record" and hasattr(self.m, "quantize_weights_fp8"):
+        if self.precision != "record":
+            return
+        if hasattr(self.m, "quantize_weights_fp8"):
             self.m.quantize_weights_fp8(model)
+        elif hasattr(model, "quantize_mlp_fp8"):  # #85 on: a method of the model
+            model.quantize_mlp_fp8()
 
     # -- window ----------------------------------------------------------------------------------
     def set_args(self, args: SimpleNamespace) -> None:

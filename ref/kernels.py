@@ -20,6 +20,8 @@ from typing import Callable
 
 import torch
 
+from ref.dc import dc_post_correction
+
 
 class _Kernel:
     def __init__(self, fn: Callable):
@@ -345,7 +347,9 @@ def _cuda_softcapped_cross_entropy(capture: Callable[[], object], precision: str
 # #38 renames the two wrappers (`XXT`, `ba_plus_cAA`): the same kernels
 STAND_INS: dict[str, Callable] = {"ns_line_1": ns_line_1, "ns_line_2": ns_line_2, "XXT": ns_line_1,
                                   "ba_plus_cAA": ns_line_2, "linear_relu_square": linear_relu_square, "XTX": xtx,
-                                  "transpose_copy": transpose_copy, "transpose_add": transpose_add}
+                                  "transpose_copy": transpose_copy, "transpose_add": transpose_add,
+                                  # #85's wrapper, imported by main from `dc_triton_kernels`
+                                  "dc_attention_postonly_nodd_correction_add_base_triton": dc_post_correction}
 # autograd Functions replaced whole, by the parameters of their `forward` (a later record's
 # Function of another signature is refused rather than run with the wrong stand-in); each entry
 # makes the stand-in given the driver's logit recorder

@@ -208,7 +208,7 @@ _ENTRIES = (
     Entry('84', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-19_FP8MLPUpProj/this_record/008bb79d-d5bc-4205-bd4e-5e4ae82e658c.txt',
           '9454e7d0a4e7396db51109b60c04820bf272bed5fce0c5e82bcb8c8b86e55165', "flex"),
     Entry('85', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-27-MuddGatedAndDC/this_pr_v3/094d297d-8156-4f99-b0da-a7dcdd63eec3.txt',
-          '5fca9960987c481e16158d995415432a29b77d110a892a89415dc7b6dd678ea8', None),
+          '5fca9960987c481e16158d995415432a29b77d110a892a89415dc7b6dd678ea8', "flex"),
     Entry('86', MODDED, '0016a3c45a41748e729b097a9db15e9840328b52', 'train_gpt.py',
           'bce24078ec2007f4064866c58369c2a4c1b4fa7c506bb83018cb36576199adda', None, note="no log: root train_gpt.py at the XSA-rewrite commit"),
     Entry('87', MODDED, MODDED_HEAD, 'records/track_1_short/2026-06-11_RecursiveFromBest/this_pr/00088a48-30a3-4ebd-9768-6061011337f4.txt',

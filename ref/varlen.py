@@ -51,7 +51,7 @@ def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=Non
     scores = (qf @ kf.transpose(-2, -1)) * scale
     scores = scores.masked_fill(~mask, float("-inf"))
     out = torch.softmax(scores, dim=-1) @ vf
-    return out.transpose(0, 1).to(q.dtype)
+    return out.transpose(0, 1).to(q.dtype).contiguous()  # FA3 returns a fresh (tokens, heads, dim) tensor
 
 
 def cu_seqlens_of(inputs: torch.Tensor, bos_id: int, max_num_docs: int) -> torch.Tensor:

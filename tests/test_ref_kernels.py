@@ -287,3 +287,79 @@ def test_84s_fp8_mlp_stand_in_agrees_with_ours_and_falls_back_to_59s():
     (gx_a,), (gx_b,) = torch.autograd.grad(plain, [x], g), torch.autograd.grad(ref59, [x], g)
     np.testing.assert_array_equal(plain.detach().float().numpy(), ref59.detach().float().numpy())
     np.testing.assert_array_equal(gx_a.float().numpy(), gx_b.float().numpy())
+
+
+def _dc_loop_reference(base, q, k, v, w1, w2, cu_seqlens, scaling, window):
+    """#85's post-only DC correction in float64, one query at a time, as its docstring defines it."""
+    T, H, _ = base.shape
+    bounds = cu_seqlens.tolist()
+    out = []
+    for t in range(T):
+        start = max(b for b in bounds if b <= t)
+        keys = [s for s in range(start, t + 1) if t - s < window]
+        probs = [torch.softmax(scaling * (k[0, keys, h] @ q[0, t, h]), dim=0) for h in range(H)]
+        shared = sum(w1[0, t, h] * probs[h] for h in range(H))
+        out.append(torch.stack([base[t, h] + (w2[0, t, h] * shared) @ v[0, keys, h] for h in range(H)]))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_dc_correction_stand_in_is_the_composed_attention(dtype):
+    """#85's `dc_attention_postonly_nodd_correction_add_base_triton` stand-in against a loop over
+    queries in float64: three documents (one longer than the window of 5), the same values and
+    gradients (fp32: 1e-5 relative, the order of fp32 sums; bf16: the kernel's two roundings,
+    `w2 a` and the output, bound the forward to 2e-2, and gradients flow through the rounded
+    weights, 5e-2)."""
+    from ref.dc import dc_post_correction
+
+    g = torch.Generator().manual_seed(0)
+    T, H, D, window = 24, 3, 8, 5
+    cu = torch.tensor([0, 4, 15, 24, 24], dtype=torch.int32)
+    q, k, v = (torch.randn(1, T, H, D, generator=g).to(dtype) for _ in range(3))
+    base = torch.randn(T, H, D, generator=g).to(dtype)
+    w1, w2 = (torch.randn(1, T, H, generator=g).to(dtype) for _ in range(2))
+    grad = torch.randn(T, H, D, generator=g)
+
+    def run(fn, cast):
+        xs = [t.detach().to(cast).requires_grad_() for t in (base, q, k, v, w1, w2)]
+        out = fn(*xs)
+        out.float().backward(grad.to(out.dtype).float())
+        return [out.detach().double()] + [x.grad.double() for x in xs]
+
+    ours = run(lambda b, q_, k_, v_, a, c: dc_post_correction(b, q_, k_, v_, (a, c), None, 0.3, window, cu), dtype)
+    ref = run(lambda b, q_, k_, v_, a, c: _dc_loop_reference(b, q_, k_, v_, a, c, cu, 0.3, window), torch.float64)
+    tol = (1e-5, 1e-5) if dtype == torch.float32 else (2e-2, 5e-2)
+    for i, (a, b) in enumerate(zip(ours, ref)):
+        assert torch.linalg.norm(a - b) <= tol[min(i, 1)] * torch.linalg.norm(b), i
+    assert ours[0].shape == (T, H, D)
+    # the window and the segments matter: a longer window gives another output
+    wider = dc_post_correction(base, q, k, v, (w1, w2), None, 0.3, window + 3, cu)
+    assert not torch.allclose(wider.double(), ours[0])
+
+
+def test_dc_correction_jax_matches_the_stand_in():
+    """jnano's `post_only_composition` (with `composition_mask` from the document mask) is the
+    stand-in's function: fp32 to 1e-6 relative, bf16 to one rounding of the output (the same
+    rounding points, different summation order)."""
+    import jax.numpy as jnp
+
+    from jnano.nn.dc_attention import composition_mask, post_only_composition
+    from jnano.nn.masks import document_causal
+    from ref.dc import dc_post_correction
+    from ref.varlen import cu_seqlens_of
+
+    g = torch.Generator().manual_seed(1)
+    T, H, D, window = 32, 2, 8, 6
+    tokens = torch.randint(0, 100, (T,), generator=g)
+    tokens[[0, 9, 20]] = 50256
+    cu = cu_seqlens_of(tokens, 50256, 6)
+    for dtype, tol in ((torch.float32, 1e-6), (torch.bfloat16, 1e-2)):
+        q, k, v = (torch.randn(1, T, H, D, generator=g).to(dtype) for _ in range(3))
+        base = torch.randn(1, T, H, D, generator=g).to(dtype)
+        w1, w2 = (torch.randn(1, T, H, generator=g).to(dtype) for _ in range(2))
+        theirs = dc_post_correction(base, q, k, v, (w1, w2), None, 0.25, window, cu).double().numpy()
+        jdt = jnp.float32 if dtype == torch.float32 else jnp.bfloat16
+        arrays = [jnp.asarray(t.float().numpy()).astype(jdt) for t in (base, q, k, v, w1, w2)]
+        mask = composition_mask(document_causal(jnp.asarray(tokens.numpy()))[None], window)
+        ours = np.asarray(post_only_composition(*arrays, mask, 0.25).astype(jnp.float32), np.float64)
+        assert np.linalg.norm(ours - theirs) <= tol * np.linalg.norm(theirs), dtype

@@ -204,3 +204,34 @@ def test_83s_sign_table_is_a_loaded_buffer_that_picks_rows_by_xor():
     updates, _ = eqx.filter_jit(lambda p: opt.update(ones, opt.init(p), p))(params)
     assert not np.asarray(updates.bigram_sign_table, np.float32).any()
     assert np.asarray(named_parameters(updates)["qk_bank"], np.float32).any()  # (Adam waits for step 1)
+
+
+def test_85s_composed_attention_reads_its_window_and_document_only():
+    """#85's DC correction on layer 10: with w2 = 0 (its init: the gate bias of those columns is 0)
+    the base output passes unchanged; a query's correction reads the last 112 keys of its own
+    document and nothing else; and the heads share one map, so changing one head's keys moves
+    every head's output."""
+    from jnano.nn.dc_attention import RECORD_WINDOW, composition_mask, post_only_composition
+    from jnano.nn.masks import document_causal
+
+    rng = np.random.default_rng(5)
+    T, H, D = 160, 3, 8
+    tokens = rng.integers(0, 1000, T)
+    tokens[140] = 50256  # a document starts at 140
+    mask = composition_mask(document_causal(jnp.asarray(tokens))[None])
+    base, q, k, v = (jnp.asarray(rng.normal(size=(1, T, H, D)), jnp.float32) for _ in range(4))
+    w1, w2 = (jnp.asarray(rng.normal(size=(1, T, H)), jnp.float32) for _ in range(2))
+    np.testing.assert_array_equal(np.asarray(post_only_composition(base, q, k, v, w1, jnp.zeros_like(w2), mask, 0.3)),
+                                  np.asarray(base))
+    out = np.asarray(post_only_composition(base, q, k, v, w1, w2, mask, 0.3))
+    t = 130  # sees keys 19..130 (112 of them)
+    far = k.at[0, t - RECORD_WINDOW].add(5.0)  # one key too far back
+    moved = np.asarray(post_only_composition(base, q, far, v, w1, w2, mask, 0.3))
+    np.testing.assert_array_equal(moved[0, t], out[0, t])
+    near = k.at[0, t - RECORD_WINDOW + 1, 0].add(5.0)  # the oldest key it sees, head 0's only
+    moved = np.asarray(post_only_composition(base, q, near, v, w1, w2, mask, 0.3))
+    assert all(not np.allclose(moved[0, t, h], out[0, t, h]) for h in range(H))
+    other_doc = v.at[0, 139].add(5.0)  # the previous document, for a query at 150
+    moved = np.asarray(post_only_composition(base, q, k, other_doc, w1, w2, mask, 0.3))
+    np.testing.assert_array_equal(moved[0, 150], out[0, 150])
+    assert not np.allclose(moved[0, 139], out[0, 139])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from jnano import hparams as hp
 from jnano.records import Record
 from jnano.stages import get_stage
+from jnano.stages.base import fit_heads
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,11 @@ def make_plan(record: Record, preset: str = "record", steps: int | None = None, 
     if num_steps != optimizer.schedule.steps:
         optimizer = optimizer.with_schedule(rescale_schedule(optimizer.schedule, num_steps))
     model = dict(p.packed_model if packed and p.packed_model is not None else p.model)
-    if "n_head" in model:  # #58 on pair the heads
-        model["n_head"] = max(model["n_head"], get_stage(record.stage).GPT.min_heads)
-    if "n_embd" in model and "bigram_dim" in _config_fields(record):  # #83 on: a quarter of the width, as 192 of 768
-        model.setdefault("bigram_dim", model["n_embd"] // 4)
+    if "n_head" in model:  # #58 on pair the heads, #85 has six
+        model = fit_heads(model, get_stage(record.stage).GPT)
+    if "n_embd" in model and "bigram_dim" in _config_fields(record):  # #83 on: the record's share of the width
+        own = get_stage(record.stage).Config(**record.model)  # (#83: 192 of 768, #85: all of it)
+        model.setdefault("bigram_dim", own.bigram_dim * model["n_embd"] // own.n_embd)
     if "block_size" in _config_fields(record) and seq_len > record.model.get("block_size", seq_len):
         raise ValueError(f"seq_len {seq_len} exceeds record {record.id}'s block_size")
     if "block_size" in _config_fields(record) and p.model:

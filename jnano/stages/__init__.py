@@ -69,6 +69,7 @@ STAGES: dict[str, str] = {
     "s42_xsa": "#80 with #79's loss; learnable XSA (own-value part out of the output) on the unpaired layers (82)",
     "s43_bigram_signs": "#80 with #79's loss; a (754560, 192) bigram table times +-1 sign rows, into 192 channels (83)",
     "s44_fp8_mlp_up": "#80 with #79's loss; the MLP up-projection's training forward in FP8, dynamic scales (84)",
+    "s45_mudd_gates_dc": "#81-#84 merged: MUDD in its own layout, a MUDD gate MLP for the XSA, head, injection and skip gates, DC attention on layer 10 (85)",
 }
 
 

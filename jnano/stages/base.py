@@ -56,6 +56,19 @@ def count_layers(shapes: dict[str, tuple[int, ...]], prefix: str = "transformer.
     return 1 + max(indices)
 
 
+NARROW_HEAD_DIM = 16  # the head size of a small model whose width must be split into more heads
+
+
+def fit_heads(model: dict, cls: type[LanguageModel]) -> dict:
+    """Small-shape overrides `model` with at least `cls.min_heads` heads (#58 pairs them; #85's
+    gates are laid out for six): where the width no longer splits evenly, it becomes heads x 16."""
+    heads = max(model.get("n_head", 1), cls.min_heads)
+    out = dict(model, n_head=heads)
+    if "n_embd" in out and out["n_embd"] % heads:
+        out["n_embd"] = heads * NARROW_HEAD_DIM
+    return out
+
+
 def recast(model: LanguageModel, cls: type[LanguageModel], **changed) -> LanguageModel:
     """`model`'s parameters and config under `cls`, a subclass: the stage's init is its
     predecessor's, with the fields it adds or redraws in `changed` (#54 changes only behaviour;

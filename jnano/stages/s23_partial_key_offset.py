@@ -68,7 +68,14 @@ class KeyOffsetAttention(RowBankAttention):
         if vi is not None:
             v = v + vi.reshape(v.shape).astype(v.dtype)
         B, T = x.shape[:2]
-        return self.attended(attend(q, self.offset_keys(k), v, mask, scale).reshape(B, T, -1), v)
+        k = self.offset_keys(k)
+        return self.attended(self.composed(attend(q, k, v, mask, scale), q, k, v, scale).reshape(B, T, -1), v)
+
+    def composed(self, y, q, k, v, scale):
+        """The heads' output (B, T, H, D) given the q, k, v they attended with: `y` itself (#85's
+        dynamically composed attention adds its correction on layer 10)."""
+        del q, k, v, scale
+        return y
 
 
 class GPT(s22b_premul_out.GPT):

@@ -34,13 +34,14 @@ NORMALIZE_EPS = 1e-4
 
 
 def without_own_value(y: Float[Array, "batch seq heads dim"], v: Float[Array, "batch seq heads dim"],
-                      alpha: Float[Array, " heads"]) -> Float[Array, "batch seq heads dim"]:
+                      alpha: Float[Array, "*batch heads"]) -> Float[Array, "batch seq heads dim"]:
     """`y - tanh(alpha) (y . v̂) v̂` per head, in y's dtype: the norm and the dot product summed
-    in float32 and rounded once (torch's bf16 reductions), `tanh(alpha)` rounded to y's dtype."""
+    in float32 and rounded once (torch's bf16 reductions), `tanh(alpha)` rounded to y's dtype.
+    `alpha` is one per head (#82) or one per token and head, (batch, seq, heads) (#85)."""
     norm = jnp.sqrt(jnp.sum(jnp.square(v.astype(jnp.float32)), axis=-1, keepdims=True)).astype(v.dtype)
     unit = v / jnp.maximum(norm, NORMALIZE_EPS).astype(v.dtype)
     along = jnp.sum((y * unit).astype(jnp.float32), axis=-1, keepdims=True).astype(y.dtype)
-    share = jnp.tanh(alpha).astype(y.dtype)[:, None]
+    share = jnp.tanh(alpha).astype(y.dtype)[..., None]
     return y - share * along * unit
 
 
