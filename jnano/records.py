@@ -517,6 +517,10 @@ def _bigram_signs_83(recipe: OptimizerRecipe) -> OptimizerRecipe:
     return replace(recipe, groups=recipe.groups + (Group("buffers", Select(("bigram_sign_table",)), Fixed()),))
 
 
+_BF16_MUDD_GATES_85 = ("mudd_w1", "mudd_w2", "mudd_b2", "mudd_gate_w1", "mudd_gate_w2", "mudd_gate_b2",
+                       "bigram_sign_table")
+
+
 def _mudd_gates_85(recipe: OptimizerRecipe) -> OptimizerRecipe:
     """#85's: the gates and lambdas that left the model leave the table; the MUDD tensors in Adam
     as #81's (lr x0.25, the bias without decay), the MUDD gate's likewise at lr x0.1 (its bias and
@@ -1837,8 +1841,21 @@ _RECORDS: tuple[Record, ...] = (
         **{**_SAVED_ACTIVATION_78, "stage": "s45_mudd_gates_dc",
            "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1290),
            "optimizer": _mudd_gates_85(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
-           "bf16_params": _BF16_HEAD_PAIRS_80 + ("mudd_w1", "mudd_w2", "mudd_b2", "mudd_gate_w1", "mudd_gate_w2",
-                                                 "mudd_gate_b2", "bigram_sign_table")},
+           "bf16_params": _BF16_HEAD_PAIRS_80 + _BF16_MUDD_GATES_85},
+    ),
+    Record(
+        id="86",
+        date="2026-05-27",
+        time="1.266 minutes",
+        description="Algebraic rewrite of XSA, same math faster execution",
+        upstream=Upstream(MODDED, "003ff3e2dd23ff5f7dfd6ada88eb1ff9320bfd3b", "train_gpt.py"),
+        notes="#85 with XSA as y - tanh(alpha) (y.v / max(|v|^2, 1e-8)) v (the same function, other bf16 "
+              "roundings); 1285 + 15 steps. No log: the root train_gpt.py at the commit that rewrote it.",
+        **{**_SAVED_ACTIVATION_78, "stage": "s46_xsa_rewrite",
+           "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1300),
+           "optimizer": _mudd_gates_85(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])).with_schedule(
+               StageCooldown(1285, 0.6, 0.15, (1.0, 1.52, 1.73), extension=15)),
+           "bf16_params": _BF16_HEAD_PAIRS_80 + _BF16_MUDD_GATES_85},
     ),
 )
 

@@ -209,8 +209,11 @@ _ENTRIES = (
           '9454e7d0a4e7396db51109b60c04820bf272bed5fce0c5e82bcb8c8b86e55165', "flex"),
     Entry('85', MODDED, MODDED_HEAD, 'records/track_1_short/2026-05-27-MuddGatedAndDC/this_pr_v3/094d297d-8156-4f99-b0da-a7dcdd63eec3.txt',
           '5fca9960987c481e16158d995415432a29b77d110a892a89415dc7b6dd678ea8', "flex"),
-    Entry('86', MODDED, '0016a3c45a41748e729b097a9db15e9840328b52', 'train_gpt.py',
-          'bce24078ec2007f4064866c58369c2a4c1b4fa7c506bb83018cb36576199adda', None, note="no log: root train_gpt.py at the XSA-rewrite commit"),
+    # (0016a3c4, titled "XSA rewrite", only drops `attn_gate_w` from the attention, which then
+    # fails with a NameError; the next commit, 003ff3e2, puts it back and rewrites XSA)
+    Entry('86', MODDED, '003ff3e2dd23ff5f7dfd6ada88eb1ff9320bfd3b', 'train_gpt.py',
+          'a25d8521057cb98b3a80e7f2e12abd1a78f64b2d93c7d6f5820524ee71f76991', "flex",
+          note="no log: root train_gpt.py (+ triton_kernels.py, dc_triton_kernels.py) at the XSA-rewrite commit"),
     Entry('87', MODDED, MODDED_HEAD, 'records/track_1_short/2026-06-11_RecursiveFromBest/this_pr/00088a48-30a3-4ebd-9768-6061011337f4.txt',
           '9fc5533756d5169e019e780c16aa92614d4629e2e9f246dfde7f9795bb837ddc', None),
     Entry('88', MODDED, MODDED_HEAD, 'records/track_1_short/2026-07-13_PrefixTokenPrediction/prefix-1375/1b20ccf2-cb2f-4b6b-bc8a-2d9cd146f549.txt',

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ref.manifest import Entry, entries, entry_for
 
@@ -75,6 +77,25 @@ def split_modules(code: str) -> dict[str, str]:
     return modules
 
 
+def with_sibling_modules(script: str, read: Callable[[str], str | None]) -> str:
+    """A root `train_gpt.py` (#86, HEAD) imports its kernels from files beside it
+    (`from triton_kernels import ...`); a record log carries them appended. `script` followed by
+    each module it imports that `read("<name>.py")` finds, in the log's layout (`split_modules`)."""
+    parts = [script]
+    for name in dict.fromkeys(re.findall(r"^(?:from|import) (\w+)", script, re.M)):
+        text = read(f"{name}.py")
+        if text is not None:
+            parts.append(f"\n\n{MODULE_SEPARATOR}\n# {name}.py\n{MODULE_SEPARATOR}\n\n{text}")
+    return "".join(parts)
+
+
+def _beside(path: Path) -> Callable[[str], str | None]:
+    def read(name: str) -> str | None:
+        sibling = path.parent / name
+        return sibling.read_text(encoding="utf-8") if sibling.is_file() else None
+    return read
+
+
 def _git(checkout: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["git", "-C", str(checkout), *args], capture_output=True, text=True, check=False
@@ -114,6 +135,8 @@ def read_file(record: str, path: Path) -> Source:
                 f"{path} is record {other[0]}'s code, not record {record}'s "
                 f"({entry.repo} {entry.path} at {entry.commit[:8]})."
             )
+    if path.suffix == ".py":
+        text = with_sibling_modules(text, _beside(path))
     return Source(record, text, str(path), digest == entry.sha256)
 
 
@@ -124,8 +147,16 @@ def read_checkout(record: str, checkout: Path) -> Source:
         shown = _git(checkout, "show", f"{entry.commit}:{entry.path}")
         if shown.returncode == 0:
             text = _extract(entry, shown.stdout)
-            return Source(record, text, f"{checkout} @ {entry.commit[:8]}:{entry.path}",
-                          sha256_text(text) == entry.sha256, checkout)
+            verified = sha256_text(text) == entry.sha256
+            if entry.path.endswith(".py"):
+                folder = os.path.dirname(entry.path)
+
+                def read(name: str) -> str | None:
+                    sibling = _git(checkout, "show", f"{entry.commit}:{os.path.join(folder, name)}")
+                    return sibling.stdout if sibling.returncode == 0 else None
+
+                text = with_sibling_modules(text, read)
+            return Source(record, text, f"{checkout} @ {entry.commit[:8]}:{entry.path}", verified, checkout)
     candidate = checkout / entry.path
     if not candidate.is_file():  # a `python -m ref.fetch` directory
         candidate = checkout / entry.local_name

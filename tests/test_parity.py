@@ -6,6 +6,7 @@ import gc
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -42,11 +43,13 @@ GOLDEN_RECORDS = [r for r in RECORDS if r not in goldens.SYSTEMS_ONLY]
 # and lr floor (#74, which merges them), #77's single saved activation, #78's NorMuon beta2, #79's loss
 # kernel and #80's head-pair banks (#82 computes #80's forward with all of them; #81 and #83 too, but
 # for the last layers and the bigram), #84's FP8 MLP up-projection (#85 runs its training forward
-# through it, at record precision; #84 adds nothing else). #81-#83 keep their core checks: #85
-# reworks their MUDD, XSA gates and first bigram injection, so their own forwards run nowhere else.
+# through it, at record precision; #84 adds nothing else) and #85's MUDD gates and DC attention
+# (#86 computes them; only its XSA's form differs, and #82's check runs that function per head).
+# #81-#83 keep their core checks: #85 reworks their MUDD, XSA gates and first bigram injection, so
+# their own forwards run nowhere else.
 # `python -m pytest -m slow` (and `python -m parity --all`) run the whole check of every record.
 FULL_IN_CI = {r for r in GOLDEN_RECORDS if not setup.is_flex(r)} | {"12", "24", "29", records.LATEST}
-CORE_CARRIED_BY_A_LATER_RECORD = {"62", "63", "64", "65", "67", "68", "70", "72", "77", "78", "79", "80", "84"}
+CORE_CARRIED_BY_A_LATER_RECORD = {"62", "63", "64", "65", "67", "68", "70", "72", "77", "78", "79", "80", "84", "85"}
 
 
 @pytest.mark.parametrize("record", [r if r in FULL_IN_CI else pytest.param(r, marks=pytest.mark.slow)
@@ -485,6 +488,9 @@ def test_exported_state_dict_loads_into_upstream_class(record, upstream):
     shape = setup.shape(record)
     model = jnano.build_model(record, seed=9, **shape)
     vocab = jnano.config(record, **shape).vocab_size
+    sizes = setup.upstream_model_args(record, shape)  # #62 on: the bigram table's, from `args`
+    if sizes:
+        up.set_args(SimpleNamespace(**sizes))
     if setup.is_flex(record):  # one packed row; the window upstream's loop gives at step 1
         idx = np.random.default_rng(0).integers(0, vocab, (1, 256))
         idx[0, [0, 70, 200]] = 50256

@@ -191,6 +191,31 @@ def test_reads_a_file_from_git_history(tmp_path, monkeypatch, fake_entry):
     assert "git fetch --unshallow" in str(e.value) and "git show ffffffff:train_gpt2.py" in str(e.value)
 
 
+def test_root_script_brings_the_kernel_modules_beside_it(tmp_path, monkeypatch):
+    """#86 and HEAD are a root `train_gpt.py` importing `triton_kernels` and `dc_triton_kernels`
+    from its own commit: the source carries them as a log does (`split_modules`), the hash is the
+    script's own, and a later edit of a module in the work tree is not read."""
+    script = FAKE_RECORD + "from triton_kernels import fused\nimport os\n"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "train_gpt.py").write_text(script)
+    (repo / "triton_kernels.py").write_text("def fused():\n    return 1\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "record")
+    commit = _git(repo, "rev-parse", "HEAD")
+    (repo / "triton_kernels.py").write_text("def fused():\n    return 2\n")
+    entry = Entry("7", "someone/repo", commit, "train_gpt.py", sha256_text(script), "record_muon")
+    monkeypatch.setattr(source_mod, "entry_for", lambda record: entry)
+    monkeypatch.setattr(source_mod, "entries", lambda: (entry,))
+    for where in (repo, repo / "train_gpt.py"):  # the commit; the file the user names (its folder's)
+        src = source_mod.locate("7", where)
+        modules = source_mod.split_modules(src.text)
+        assert src.verified and set(modules) == {"main", "triton_kernels.py"}
+        assert modules["main"].startswith(script)
+    assert "return 1" in source_mod.split_modules(source_mod.locate("7", repo).text)["triton_kernels.py"]
+
+
 def test_fetch_directory_layout(tmp_path, fake_entry):
     (tmp_path / fake_entry.local_name).write_text(FAKE_RECORD + SEPARATOR + "\n")
     assert source_mod.locate("7", tmp_path).verified

@@ -235,3 +235,22 @@ def test_85s_composed_attention_reads_its_window_and_document_only():
     moved = np.asarray(post_only_composition(base, q, k, other_doc, w1, w2, mask, 0.3))
     np.testing.assert_array_equal(moved[0, 150], out[0, 150])
     assert not np.allclose(moved[0, 139], out[0, 139])
+
+
+def test_86s_xsa_rewrite_is_85s_function_rounded_elsewhere():
+    """#86's `y - tanh(a) (y.v / max(|v|^2, 1e-8)) v` is #85's `y - tanh(a) (y.v̂) v̂` (per token
+    and head): equal in float32 to its rounding, 1e-6; in bf16 the two round at other points, so
+    they are not bit-identical; tanh(a) = 1 leaves y orthogonal to v either way."""
+    from jnano.stages.s42_xsa import without_own_value
+    from jnano.stages.s46_xsa_rewrite import without_value_component
+
+    rng = np.random.default_rng(7)
+    y, v = (jnp.asarray(rng.normal(size=(1, 64, 6, 16)), jnp.float32) for _ in range(2))
+    alpha = jnp.asarray(rng.normal(size=(1, 64, 6)), jnp.float32)
+    np.testing.assert_allclose(np.asarray(without_value_component(y, v, alpha)),
+                               np.asarray(without_own_value(y, v, alpha)), rtol=1e-6, atol=1e-6)
+    bf = [a.astype(jnp.bfloat16) for a in (y, v, alpha)]
+    assert not np.array_equal(np.asarray(without_value_component(*bf), np.float32),
+                              np.asarray(without_own_value(*bf), np.float32))
+    out = without_value_component(y, v, jnp.full((1, 64, 6), 30.0))
+    np.testing.assert_allclose(np.asarray(jnp.sum(out * v, -1)), 0.0, atol=1e-4)

@@ -70,6 +70,7 @@ STAGES: dict[str, str] = {
     "s43_bigram_signs": "#80 with #79's loss; a (754560, 192) bigram table times +-1 sign rows, into 192 channels (83)",
     "s44_fp8_mlp_up": "#80 with #79's loss; the MLP up-projection's training forward in FP8, dynamic scales (84)",
     "s45_mudd_gates_dc": "#81-#84 merged: MUDD in its own layout, a MUDD gate MLP for the XSA, head, injection and skip gates, DC attention on layer 10 (85)",
+    "s46_xsa_rewrite": "XSA as y - tanh(a) (y.v / |v|^2) v: #85's function, rounded at other points (86)",
 }
 
 
