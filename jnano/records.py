@@ -539,6 +539,15 @@ def _mudd_gates_85(recipe: OptimizerRecipe) -> OptimizerRecipe:
     return replace(recipe, groups=groups).with_schedule(StageCooldown(1275, 0.6, 0.15, (1.0, 1.52, 1.73), extension=15))
 
 
+# #85's fields (#86 changes the schedule)
+_MUDD_GATES_85 = {
+    **_SAVED_ACTIVATION_78, "stage": "s45_mudd_gates_dc",
+    "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1290),
+    "optimizer": _mudd_gates_85(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
+    "bf16_params": _BF16_HEAD_PAIRS_80 + _BF16_MUDD_GATES_85,
+}
+
+
 _RECORDS: tuple[Record, ...] = (
     Record(
         id="1",
@@ -1838,10 +1847,7 @@ _RECORDS: tuple[Record, ...] = (
         notes="#81-#84 merged and reworked: MUDD in its own layout; a MUDD gate MLP gives the XSA alphas (layers 1, "
               "3, 4, 7), the heads' gates of layers 3 and 10, the x0/bigram injection and skip gates per token; "
               "dynamically composed attention on layer 10; the bigram table at the full width.",
-        **{**_SAVED_ACTIVATION_78, "stage": "s45_mudd_gates_dc",
-           "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1290),
-           "optimizer": _mudd_gates_85(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])),
-           "bf16_params": _BF16_HEAD_PAIRS_80 + _BF16_MUDD_GATES_85},
+        **_MUDD_GATES_85,
     ),
     Record(
         id="86",
@@ -1851,11 +1857,10 @@ _RECORDS: tuple[Record, ...] = (
         upstream=Upstream(MODDED, "003ff3e2dd23ff5f7dfd6ada88eb1ff9320bfd3b", "train_gpt.py"),
         notes="#85 with XSA as y - tanh(alpha) (y.v / max(|v|^2, 1e-8)) v (the same function, other bf16 "
               "roundings); 1285 + 15 steps. No log: the root train_gpt.py at the commit that rewrote it.",
-        **{**_SAVED_ACTIVATION_78, "stage": "s46_xsa_rewrite",
-           "training": replace(_SAVED_ACTIVATION_78["training"], num_iterations=1300),
-           "optimizer": _mudd_gates_85(_head_pair_banks_80(_SAVED_ACTIVATION_78["optimizer"])).with_schedule(
-               StageCooldown(1285, 0.6, 0.15, (1.0, 1.52, 1.73), extension=15)),
-           "bf16_params": _BF16_HEAD_PAIRS_80 + _BF16_MUDD_GATES_85},
+        **{**_MUDD_GATES_85, "stage": "s46_xsa_rewrite",
+           "training": replace(_MUDD_GATES_85["training"], num_iterations=1300),
+           "optimizer": _MUDD_GATES_85["optimizer"].with_schedule(
+               StageCooldown(1285, 0.6, 0.15, (1.0, 1.52, 1.73), extension=15))},
     ),
 )
 

@@ -1,6 +1,6 @@
 """S45 — record #85 "MUDD gates and Lightweight Dynamically Composable MHA" (2026-05-27
-MuddGatedAndDC, 1.271 min, PR #315). Merges
-#81-#84 (MUDD, XSA, the bigram sign trick, the FP8 MLP up-projection) and reworks them.
+MuddGatedAndDC, 1.271 min, PR #315). Merges #81-#84 (MUDD, XSA, the bigram sign trick, the FP8
+MLP up-projection) and reworks them.
 
 The diff to S44 (#84, FP8 MLP up-projection and #79's loss kernel):
 - **The bigram sign trick (#83)** at the full width: `bigram_embed` (50304 x 7.5, 768). The first
@@ -88,7 +88,7 @@ RESID_ATTN, POST_ATTN, X0_INJECT, BIGRAM_INJECT, RESID_MLP, POST_MLP = range(8, 
 
 @dataclass(frozen=True)
 class Config(s44_fp8_mlp_up.Config):
-    bigram_vocab_size: int = 50304 * 15 // 2
+    bigram_vocab_size: int = 377_280  # 7.5 rows per padded vocabulary id (#83: 15)
     bigram_dim: int = 768  # the full width again (#83: 192)
     bigram_sign_rows: int = 8192
 
