@@ -157,13 +157,15 @@ class Composition(NamedTuple):
 class TokenGated:
     """Mixin (#85): the heads' output gate and XSA's alpha given per token (`attn_gate`,
     `xsa_alpha`, (B, T, heads) or None), set on the layer for one forward. The gate multiplies
-    as it is; XSA comes before it."""
+    as it is; XSA (`own_value_removed`, #82's function, per token) comes before it."""
+
+    own_value_removed: ClassVar = staticmethod(without_own_value)
 
     def attended(self, y, v):
         if self.xsa_alpha is None:
             return y
         B, T, H, D = v.shape
-        return without_own_value(y.reshape(B, T, H, D), v, self.xsa_alpha).reshape(B, T, -1)
+        return self.own_value_removed(y.reshape(B, T, H, D), v, self.xsa_alpha).reshape(B, T, -1)
 
     def mixed(self, x, vi, lambdas, layer):
         bank = self.bank()
@@ -231,7 +233,7 @@ class GPT(BigramSigns, s44_fp8_mlp_up.GPT):
         out = small_mlp(x, self.mudd_gate_w1[which], self.mudd_gate_w2[which, :n], self.mudd_gate_b2[which, :n])
         return out * self._mudd_gate_scale.astype(out.dtype)
 
-    def controlled(self, i: int, block: Block, controls: LayerControls, composition: Composition | None) -> Block:
+    def controlled(self, block: Block, controls: LayerControls, composition: Composition | None) -> Block:
         attn = eqx.tree_at(lambda a: (a.attn_gate, a.xsa_alpha), block.attn, (controls.heads, controls.xsa),
                            is_leaf=_is_none)
         if composition is not None:
@@ -285,7 +287,7 @@ class GPT(BigramSigns, s44_fp8_mlp_up.GPT):
                     vi = gated_own_values(Linear(value_gates[i]), attn_in, values[i], H)
                 else:
                     vi = None
-                layer = self.controlled(i, block, ctl, composition if i == fed else None)
+                layer = self.controlled(block, ctl, composition if i == fed else None)
                 out = layer.attn.mixed(attn_in, vi, sa_lambdas[i], masks[i])
                 if m is not None:
                     x = m[RESID_ATTN] * x + m[POST_ATTN] * out + c0 * m[X0_INJECT]

@@ -12,6 +12,7 @@ quotient, `alpha` times it, times v. 1285 + 15 steps.
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -37,22 +38,12 @@ def without_value_component(y: Float[Array, "batch seq heads dim"], v: Float[Arr
     return y - share * (dot / denom) * v
 
 
-class RewrittenXSA:
-    """Mixin: #86's form of XSA for the layers the MUDD gate gives an alpha."""
-
-    def attended(self, y, v):
-        if self.xsa_alpha is None:
-            return y
-        B, T, H, D = v.shape
-        return without_value_component(y.reshape(B, T, H, D), v, self.xsa_alpha).reshape(B, T, -1)
+class TokenGatedAttention(s45.TokenGatedAttention):
+    own_value_removed: ClassVar = staticmethod(without_value_component)
 
 
-class TokenGatedAttention(RewrittenXSA, s45.TokenGatedAttention):
-    pass
-
-
-class ComposedAttention(RewrittenXSA, s45.ComposedAttention):
-    pass
+class ComposedAttention(s45.ComposedAttention):
+    own_value_removed: ClassVar = staticmethod(without_value_component)
 
 
 REWRITTEN = {s45.TokenGatedAttention: TokenGatedAttention, s45.ComposedAttention: ComposedAttention}
@@ -75,5 +66,5 @@ def init(config: Config, key: jax.Array) -> GPT:
     return recast(base, GPT, blocks=tuple(_rewritten(b) for b in base.blocks))
 
 
-__all__ = ["ComposedAttention", "Config", "GPT", "RECORDS", "RewrittenXSA", "TokenGatedAttention",
+__all__ = ["ComposedAttention", "Config", "GPT", "RECORDS", "TokenGatedAttention",
            "config_from_shapes", "init", "without_value_component"]
